@@ -1,0 +1,1 @@
+"""The nbnet command line (installed as nbnet.cli)."""

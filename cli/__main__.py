@@ -1,0 +1,3 @@
+from nbnet.cli.main import main
+
+main(prog_name="nbnet")

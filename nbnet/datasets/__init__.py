@@ -1,0 +1,1 @@
+"""Small real data sets bundled with nbnet (no network needed)."""

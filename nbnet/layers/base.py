@@ -1,0 +1,209 @@
+"""The Layer life cycle (Keras 3 style) and the Weight it owns.
+
+    build(input_shape)         create weights with add_weight (input_shape has None batch)
+    forward(x, training)       compute the output, keep what backward needs
+    backward(dy)               return dL/dx and OVERWRITE each weight's .grad
+    compute_output_shape(s)    shape bookkeeping without data
+    get_config / from_config   serialisation (JSON-able dict)
+    flops(input_shape)         forward floating-point operations for one sample
+
+Gradient rule, one for the whole project: backward overwrites parameter gradients,
+it never accumulates. forward may return an internal buffer that the next forward call
+overwrites (no allocation per step); `layer(x)` returns a copy the caller owns.
+"""
+import re
+
+import numpy as np
+
+from .. import config, initializers
+
+_REGISTRY = {}
+_NAME_COUNTS = {}
+
+
+def _snake(name):
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s).lower()
+
+
+def unique_name(base):
+    n = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def get_layer_class(class_name):
+    try:
+        return _REGISTRY[class_name]
+    except KeyError:
+        raise ValueError(f"unknown layer class {class_name!r}") from None
+
+
+def serialize(layer):
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(spec):
+    """{"class_name": "Dense", "config": {...}} -> a new, unbuilt layer."""
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"a layer spec needs 'class_name' and 'config', got {spec!r}")
+    return get_layer_class(spec["class_name"]).from_config(dict(spec.get("config", {})))
+
+
+class Weight:
+    """A named parameter. `value` and `grad` may be views into the model's flat buffers."""
+
+    def __init__(self, name, value, trainable=True):
+        self.name = name
+        self.value = value
+        self.grad = np.zeros_like(value) if trainable else None
+        self.trainable = trainable
+        self.path = name
+
+    shape = property(lambda self: self.value.shape)
+    dtype = property(lambda self: self.value.dtype)
+    size = property(lambda self: self.value.size)
+
+    def numpy(self):
+        return self.value.copy()
+
+    def assign(self, value):
+        value = np.asarray(value)
+        if value.shape != self.value.shape:
+            raise ValueError(f"weight {self.path!r} has shape {self.value.shape}, got {value.shape}")
+        self.value[...] = value
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __repr__(self):
+        return f"<Weight {self.path} shape={self.shape} dtype={self.dtype}>"
+
+
+class Layer:
+    """Base of every layer. Subclasses override build / forward / backward / get_config."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY.setdefault(cls.__name__, cls)
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
+                 input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = config.standardize_dtype(dtype)
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._input_shape_arg = None if input_shape is None else tuple(input_shape)
+        self.built = False
+        self.input_shape = None
+        self.output_shape = None
+        self._weights = []
+        self._buffers = {}
+        # The model clears this on its first layer so backward can skip dL/dx.
+        self.need_input_grad = True
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(self, name, shape, initializer="zeros", trainable=True):
+        init = initializers.get(initializer)
+        value = np.ascontiguousarray(init(tuple(shape), self.dtype), dtype=self.dtype)
+        w = Weight(name, value, trainable=trainable)
+        w.path = f"{self.name}/{name}"
+        self._weights.append(w)
+        return w
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._weights if w.trainable and self._trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._weights if not (w.trainable and self._trainable)]
+
+    def get_weights(self):
+        return [w.numpy() for w in self._weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ValueError(f"layer {self.name!r} has {len(self._weights)} weights, "
+                             f"got a list of {len(weights)}")
+        for w, v in zip(self._weights, weights):
+            w.assign(v)
+
+    def count_params(self):
+        return int(sum(w.size for w in self._weights))
+
+    # ---------------------------------------------------------------- life cycle
+    def build(self, input_shape):
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            input_shape = (None,) + tuple(input_shape[1:])
+            self.input_shape = input_shape
+            self.build(input_shape)
+            self.built = True
+            self.output_shape = self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def flops(self, input_shape):
+        """Forward floating-point operations for ONE sample of `input_shape` (with batch)."""
+        return 0
+
+    def __call__(self, x, training=False):
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        self._maybe_build(x.shape)
+        return np.array(self.forward(x, training=training), copy=True)
+
+    # ---------------------------------------------------------------- buffers
+    def buffer(self, key, shape, dtype=None):
+        """A preallocated array reused across calls with the same shape (no per-step
+        allocation). Two shapes per key are kept, so a last partial batch does not
+        evict the full-batch buffers."""
+        shape = tuple(int(s) for s in shape)
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        slot = self._buffers.setdefault(key, {})
+        arr = slot.get(shape)
+        if arr is None or arr.dtype != dtype:
+            if len(slot) >= 2:
+                slot.clear()
+            arr = slot[shape] = np.empty(shape, dtype=dtype)
+        return arr
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        cfg = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        if self._input_shape_arg is not None:
+            cfg["input_shape"] = list(self._input_shape_arg)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
