@@ -1,1 +1,52 @@
-"""Small real data sets bundled with nbnet (no network needed)."""
+"""Small real data sets bundled with nbnet (no network needed).
+
+`list_datasets()` names them, `load(name)` loads one; the CLI accepts these names as DATA.
+"""
+import functools
+from importlib import resources
+
+from ..config import standardize_dtype
+from ..data import Dataset, load_csv
+from ..errors import DataError
+
+_DESCRIPTIONS = {
+    "digits": "1,797 handwritten digits, 8x8 grey images (64 features in [0, 1]), 10 classes",
+}
+
+
+def list_datasets():
+    """dict: name -> one-line description of each bundled data set."""
+    return dict(_DESCRIPTIONS)
+
+
+def load(name, **kwargs):
+    """Load a bundled data set by name (see list_datasets); kwargs go to its loader."""
+    if name == "digits":
+        return load_digits(**kwargs)
+    raise DataError(f"no bundled data set {name!r}; available: {', '.join(sorted(_DESCRIPTIONS))}")
+
+
+@functools.lru_cache(maxsize=None)
+def _digits_float64():
+    """Parse the packaged CSV once: (x (N, 64) float64 grey levels 0-16, y, classes, names)."""
+    with resources.as_file(resources.files(__name__) / "digits.csv") as path:
+        ds = load_csv(path, target="digit", task="classification", dtype="float64")
+    return ds.x, ds.y, tuple(ds.class_names), tuple(ds.feature_names)
+
+
+def load_digits(as_images=False, dtype=None):
+    """The UCI optical-recognition digits (as in scikit-learn): 1,797 samples of 8x8 grey
+    levels 0..16, scaled to x = pixel / 16 in [0, 1].
+
+    x: (N, 64) in the CSV's column order pixel_R_C (row-major), or (N, 8, 8, 1) NHWC with
+    as_images=True (the same numbers reshaped). y: (N,) int64 digit 0..9. class_names
+    "0".."9". dtype: default nbnet.config.floatx()."""
+    x64, y, classes, names = _digits_float64()
+    x = (x64 / 16.0).astype(standardize_dtype(dtype))
+    if as_images:
+        x = x.reshape(len(x), 8, 8, 1)
+    return Dataset(x, y.copy(), list(classes), list(names), "classification", "digits",
+                   target="digit")
+
+
+__all__ = ["list_datasets", "load", "load_digits"]

@@ -7,4 +7,4 @@ so results are bitwise identical at any thread count.
 """
 
 # Fast-math without `nnan` / `ninf`: a NaN must propagate to TerminateOnNaN.
-FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}

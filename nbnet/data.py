@@ -1,0 +1,561 @@
+"""Loading data: CSV files, folders of class subfolders of images, and the Dataset they give.
+
+Every problem with the data raises `nbnet.DataError` with one message that names the
+file (and the line, 1-based with the header on line 1, and the column) or the folder.
+Bad *arguments* (an unknown `task`, a `subset` without `validation_split`) raise a plain
+ValueError, as Keras does.
+"""
+import codecs
+import csv
+import io
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .config import floatx, standardize_dtype
+from .errors import DataError
+
+# Cell texts (compared lower-cased, stripped) that mean "no value", as pandas' defaults.
+_NA_TOKENS = {"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "<na>", "#n/a"}
+_NAN_TOKENS = {"nan", "-nan", "+nan"}  # a NaN written literally, not an empty cell
+# Task inference: integer labels with at most this many distinct values are classes.
+MAX_INFERRED_CLASSES = 20
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+_PARALLEL_MIN_FILES = 64     # decode in threads from this many files on
+_PROGRESS_MIN_FILES = 1000   # show a progress bar (on a TTY) from this many files on
+
+
+class Dataset:
+    """Arrays loaded from a file or folder: x (N, ...) float, y (N,) int64 class indices
+    (classification) or float (regression) or None, and where they apply class_names,
+    feature_names, task ("classification" | "regression"), source (the path).
+    `x, y = ds` works. Also kept: target (the target column's name), fill_values (the
+    column means used by missing="mean"), lines (the 1-based line of each CSV row) and
+    file_paths (the image of each sample)."""
+
+    def __init__(self, x, y=None, class_names=None, feature_names=None, task=None,
+                 source=None, *, target=None, fill_values=None, lines=None, file_paths=None):
+        self.x, self.y = x, y
+        self.class_names = None if class_names is None else list(class_names)
+        self.feature_names = None if feature_names is None else list(feature_names)
+        self.task, self.source, self.target = task, source, target
+        self.fill_values, self.lines, self.file_paths = fill_values, lines, file_paths
+
+    def __len__(self):
+        return len(self.x)
+
+    def __iter__(self):
+        yield self.x
+        yield self.y
+
+    def subset(self, index):
+        """The samples at `index` (int array or bool mask), keeping all the metadata."""
+        take = lambda a: None if a is None else np.asarray(a)[index]  # noqa: E731
+        paths = None if self.file_paths is None else list(take(self.file_paths))
+        return Dataset(self.x[index], take(self.y), self.class_names, self.feature_names,
+                       self.task, self.source, target=self.target,
+                       fill_values=self.fill_values, lines=take(self.lines), file_paths=paths)
+
+    def __repr__(self):
+        y = None if self.y is None else self.y.shape
+        return f"Dataset(x={self.x.shape}, y={y}, task={self.task!r}, source={self.source!r})"
+
+
+# ------------------------------------------------------------------ reading CSV text
+def _read_table(path):
+    """CSV file -> (header, rows, lines, header_line, text): rows are lists of str, all as
+    long as the header, lines[i] the 1-based line where row i starts; blank lines are
+    skipped. The csv module reads it (pandas would pad short rows and rename duplicates)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, not a CSV file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e})") from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+                        f"save the file as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, rows, lines, start = None, [], [], 1
+    try:
+        for rec in reader:
+            line, start = start, reader.line_num + 1   # a quoted field may span lines
+            if not rec or (len(rec) == 1 and not rec[0].strip()):
+                continue
+            if header is None:
+                header, header_line = [c.strip() for c in rec], line
+            elif len(rec) != len(header):
+                raise DataError(f"{path}: line {line}: expected {len(header)} fields (as in the "
+                                f"header on line {header_line}), found {len(rec)}")
+            else:
+                rows.append(rec)
+                lines.append(line)
+    except csv.Error as e:
+        raise DataError(f"{path}: line {reader.line_num}: {e}") from None
+    header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
+    seen = {}
+    for i, h in enumerate(header):
+        if h in seen:
+            raise DataError(f"{path}: line {header_line}: duplicate column name {h!r} "
+                            f"(columns {seen[h] + 1} and {i + 1})")
+        seen[h] = i
+    if not rows:
+        raise DataError(f"{path}: no data rows, only a header (line {header_line})")
+    return header, rows, np.array(lines, dtype=np.int64), header_line, text
+
+
+def _fast_numeric(text, rows, cols):
+    """pandas' C parser on the checked text: {column: float64 values} for the columns in
+    `cols` it reads as all numbers; {} when its rows do not line up with the csv module's
+    (the slow path then parses every cell itself)."""
+    import pandas as pd
+    try:
+        df = pd.read_csv(io.StringIO(text), header=0, names=list(range(len(rows[0]))),
+                         usecols=cols, na_filter=False, low_memory=False)
+    except Exception:  # noqa: BLE001  any disagreement: use the slow path
+        return {}
+    if len(df) != len(rows):
+        return {}
+    out = {}
+    for c in cols:
+        if df[c].dtype.kind in "fiu":
+            v = df[c].to_numpy(np.float64)
+            try:  # cheap alignment check against the csv module's first and last rows
+                if float(rows[0][c]) == v[0] and float(rows[-1][c]) == v[-1]:
+                    out[c] = v
+            except ValueError:
+                pass
+    return out
+
+
+def _parse_column(cells):
+    """list of N str -> (values float64 (N,), kind int8 (N,)); kind 0 number, 1 missing
+    (empty / NA), 2 NaN written literally, 3 infinite, 4 not a number."""
+    kind = np.zeros(len(cells), np.int8)
+    try:
+        values = np.fromiter(map(float, cells), np.float64, count=len(cells))
+    except ValueError:
+        values = np.full(len(cells), np.nan)
+        for i, c in enumerate(cells):
+            try:
+                values[i] = float(c)
+            except ValueError:
+                kind[i] = 1 if c.strip().lower() in _NA_TOKENS else 4
+    bad = np.flatnonzero(~np.isfinite(values) & (kind == 0))
+    kind[bad] = np.where(np.isnan(values[bad]), 2, 3)
+    return values, kind
+
+
+def _features(path, header, rows, lines, text, cols, missing):
+    """Feature columns -> (x float64 (N, F) with NaN where missing, mask (N, F) of missing).
+    Raises on the first bad cell in file order; missing cells only when missing="error"."""
+    x = np.empty((len(rows), len(cols)))
+    kinds = np.empty((len(rows), len(cols)), np.int8)
+    fast = _fast_numeric(text, rows, cols)
+    for j, c in enumerate(cols):
+        if c in fast:   # all numbers: only the non-finite ones (inf) need a look
+            x[:, j], kinds[:, j] = fast[c], 0
+            for i in np.flatnonzero(~np.isfinite(fast[c])):
+                kinds[i, j] = 2 if rows[i][c].strip().lower() in _NAN_TOKENS else 3
+        else:
+            x[:, j], kinds[:, j] = _parse_column([r[c] for r in rows])
+    fatal = kinds >= 3 if missing != "error" else kinds >= 1
+    if fatal.any():
+        i, j = np.argwhere(fatal)[0]       # first in file order (row-major)
+        k, cell = kinds[i, j], rows[i][cols[j]]
+        where = f"{path}: line {lines[i]}, column {header[cols[j]]!r}"
+        hint = "; pass missing='drop' or missing='mean' (CLI: --missing) to allow it"
+        if k == 4:
+            raise DataError(f"{where}: non-numeric value {cell!r}")
+        if k == 3:
+            raise DataError(f"{where}: infinite value {cell!r}")
+        if k == 2:
+            raise DataError(f"{where}: NaN value {cell!r}{hint}")
+        raise DataError(f"{where}: missing value" + (f" {cell!r}" if cell.strip() else "") + hint)
+    return x, kinds > 0
+
+
+def _missing_target(path, rows, lines, t, name):
+    for i, r in enumerate(rows):
+        if r[t].strip().lower() in _NA_TOKENS:
+            raise DataError(f"{path}: line {lines[i]}: missing target value in column {name!r}")
+
+
+def _resolve_target(path, header, target):
+    """Column name, int index (negative allowed) or a digit string -> column index."""
+    if target is None:
+        return len(header) - 1
+    if isinstance(target, str) and target in header:
+        return header.index(target)
+    if isinstance(target, str) and re.fullmatch(r"\s*[+-]?\d+\s*", target):
+        target = int(target)
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if -len(header) <= target < len(header):
+            return int(target) % len(header)
+        raise DataError(f"{path}: target column index {target} is out of range for "
+                        f"{len(header)} columns")
+    shown = ", ".join(header[:30]) + (", ..." if len(header) > 30 else "")
+    raise DataError(f"{path}: target column {target!r} not found; columns: {shown}")
+
+
+def _labels(path, cells, lines, name, task):
+    """Target cells -> (y, class_names, task), inferring the task when None (the rule is
+    in load_csv's docstring)."""
+    values, kind = _parse_column(cells)
+    numeric = not (kind == 4).any()
+    if numeric and (kind != 0).any():
+        i = int(np.argmax(kind != 0))
+        raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
+                        f"{name!r} is not a finite number")
+    integral = numeric and bool(np.all(values == np.round(values)))
+    if task is None:
+        n_distinct = len(np.unique(values)) if integral else 0
+        small = n_distinct <= 2 or (n_distinct <= MAX_INFERRED_CLASSES
+                                    and n_distinct <= len(cells) / 2)
+        task = "classification" if not numeric or (integral and small) else "regression"
+    if task == "regression":
+        if not numeric:
+            i = int(np.argmax(kind == 4))
+            raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
+                            f"{name!r} is not a number (regression needs numeric targets)")
+        return values, None, task
+    if numeric and not integral:
+        i = int(np.argmax(values != np.round(values)))
+        raise DataError(f"{path}: line {lines[i]}: label {cells[i].strip()!r} in column {name!r} "
+                        f"is not an integer; a classification target needs classes")
+    if numeric:   # integer classes, sorted by value, named as first written in the file
+        uniq, first, y = np.unique(values, return_index=True, return_inverse=True)
+        names = [cells[i].strip() for i in first]
+    else:         # string classes, sorted as strings
+        stripped = [c.strip() for c in cells]
+        names = sorted(set(stripped))
+        index = {n: k for k, n in enumerate(names)}
+        y = np.array([index[c] for c in stripped])
+    if len(names) < 2:
+        raise DataError(f"{path}: target column {name!r} has a single class {names[0]!r}; "
+                        f"classification needs at least 2")
+    return y.astype(np.int64), names, task
+
+
+# ------------------------------------------------------------------------- load_csv
+def load_csv(path, target=None, task=None, missing="error", dtype=None):
+    """Read a CSV file with a header line into a Dataset.
+
+    target: column name, integer index (negative allowed) or a digit string that is not
+    a column name; default the last column. task: "classification", "regression" or
+    None to infer it: labels that are not all numbers are classes; integer-valued labels
+    are classes when they take at most 2 distinct values, or at most 20
+    (MAX_INFERRED_CLASSES) and no more than half the number of rows; anything else is
+    regression. Class names are the sorted labels (integers sorted by value and named as
+    written in the file); y holds indices into them.
+    missing: "error" (default), "drop" (drop rows with a missing or NaN feature) or
+    "mean" (fill with the column mean, returned in `ds.fill_values`). Empty cells and NA
+    tokens (NA, N/A, null, None, ...) are missing; "nan" is an error unless missing opts
+    in; "inf" is always an error, as is a missing target value.
+    dtype: of x (and of a regression y), default nbnet.config.floatx()."""
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be None, 'classification' or 'regression', got {task!r}")
+    if missing not in ("error", "drop", "mean"):
+        raise ValueError(f"missing must be 'error', 'drop' or 'mean', got {missing!r}")
+    dt = standardize_dtype(dtype)
+    path = os.fspath(path)
+    header, rows, lines, _, text = _read_table(path)
+    t = _resolve_target(path, header, target)
+    cols = [j for j in range(len(header)) if j != t]
+    if not cols:
+        raise DataError(f"{path}: no feature columns besides the target {header[t]!r} "
+                        f"(is the file comma-separated?)")
+    _missing_target(path, rows, lines, t, header[t])
+    x, mask = _features(path, header, rows, lines, text, cols, missing)
+    fill = None
+    if missing == "drop" and mask.any():
+        keep = ~mask.any(axis=1)
+        x, lines = x[keep], lines[keep]
+        rows = [r for r, k in zip(rows, keep) if k]
+    elif missing == "mean":
+        counts = (~mask).sum(axis=0)
+        if (counts == 0).any():
+            col = header[cols[int(np.argmax(counts == 0))]]
+            raise DataError(f"{path}: column {col!r} has no values to take a mean of")
+        fill = np.where(mask, 0.0, x).sum(axis=0) / counts
+        x = np.where(mask, fill, x)
+    if len(rows) < 2:
+        after = " left after dropping rows with missing values" if missing == "drop" else ""
+        raise DataError(f"{path}: {len(rows)} data row(s){after}; at least 2 are needed")
+    y, class_names, task = _labels(path, [r[t] for r in rows], lines, header[t], task)
+    if task == "regression":
+        y = y.astype(dt)
+    return Dataset(x.astype(dt), y, class_names, [header[j] for j in cols], task, path,
+                   target=header[t], fill_values=fill, lines=lines)
+
+
+# --------------------------------------------------------------------- Preprocessor
+class Preprocessor:
+    """Standardisation fitted on training data: transform(x) = (x - mean) / std per feature
+    (std 0 -> 1), NaN replaced first by the training column means when fitted with
+    missing="mean". Keeps feature_names, class_names, task and target name so that a CSV
+    can later be read for evaluate / predict (see prepare_csv_for_model)."""
+
+    def __init__(self):
+        self.mean = self.std = self.fill_values = None
+        self.missing = "error"
+        self.feature_names = self.class_names = self.task = self.target = None
+
+    def fit(self, dataset, missing="error"):
+        if missing not in ("error", "drop", "mean"):
+            raise ValueError(f"missing must be 'error', 'drop' or 'mean', got {missing!r}")
+        x = np.asarray(dataset.x, dtype=np.float64).reshape(len(dataset.x), -1)
+        source = getattr(dataset, "source", None) or "data"
+        if np.isinf(x).any() or (missing == "error" and np.isnan(x).any()):
+            raise DataError(f"{source}: features contain NaN or infinite values")
+        if (np.isnan(x).all(axis=0)).any():
+            raise DataError(f"{source}: a feature column has no values")
+        self.mean = np.nanmean(x, axis=0)
+        std = np.nanstd(x, axis=0)
+        self.std = np.where(std > 0, std, 1.0)
+        self.fill_values = self.mean.copy() if missing == "mean" else None
+        self.missing = missing
+        self.feature_names = getattr(dataset, "feature_names", None)
+        self.class_names = getattr(dataset, "class_names", None)
+        self.task = getattr(dataset, "task", None)
+        self.target = getattr(dataset, "target", None)
+        return self
+
+    def transform(self, x):
+        """x (N, F) -> standardised (N, F) of x's float dtype (floatx() for other dtypes)."""
+        if self.mean is None:
+            raise ValueError("Preprocessor.transform called before fit")
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != len(self.mean):
+            raise DataError(f"expected data of shape (N, {len(self.mean)}), got {x.shape}")
+        dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(floatx())
+        z = x.astype(np.float64)
+        if self.fill_values is not None:
+            z = np.where(np.isnan(z), self.fill_values, z)
+        return ((z - self.mean) / self.std).astype(dt)
+
+    def get_config(self):
+        if self.mean is None:
+            raise ValueError("Preprocessor.get_config called before fit")
+        floats = lambda v: None if v is None else [float(f) for f in v]  # noqa: E731
+        names = lambda v: None if v is None else [str(s) for s in v]  # noqa: E731
+        return {"mean": floats(self.mean), "std": floats(self.std),
+                "fill_values": floats(self.fill_values), "missing": self.missing,
+                "feature_names": names(self.feature_names), "class_names": names(self.class_names),
+                "task": self.task, "target": self.target}
+
+    @classmethod
+    def from_config(cls, config):
+        p = cls()
+        p.mean = np.array(config["mean"], dtype=np.float64)
+        p.std = np.array(config["std"], dtype=np.float64)
+        fill = config.get("fill_values")
+        p.fill_values = None if fill is None else np.array(fill, dtype=np.float64)
+        p.missing = config.get("missing", "error")
+        for k in ("feature_names", "class_names", "task", "target"):
+            setattr(p, k, config.get(k))
+        return p
+
+
+def prepare_csv_for_model(path, preprocessor, dtype=None):
+    """Read a CSV for evaluate / predict with a fitted Preprocessor: its columns must be
+    the training features (any order, by name), plus the target column or not (y is None
+    when absent). Missing features follow the training `missing` rule, filled with the
+    training means for "mean". Labels are mapped through the training class_names.
+    Returns a Dataset of raw (untransformed) x."""
+    pre, path = preprocessor, os.fspath(path)
+    if pre.feature_names is None:
+        raise ValueError("the preprocessor has no feature names (not fitted on a CSV file)")
+    header, rows, lines, header_line, text = _read_table(path)
+    feats, target = list(pre.feature_names), pre.target
+    absent = [c for c in feats if c not in header]
+    extra = [c for c in header if c not in feats and c != target]
+    if absent or extra:
+        parts = ([f"missing columns {absent}"] if absent else []) + \
+                ([f"unexpected columns {extra}"] if extra else [])
+        raise DataError(f"{path}: line {header_line}: the columns do not match the model's "
+                        f"training data: {'; '.join(parts)}")
+    cols = [header.index(c) for c in feats]
+    x, mask = _features(path, header, rows, lines, text, cols, pre.missing)
+    if pre.missing == "drop" and mask.any():
+        keep = ~mask.any(axis=1)
+        x, lines, rows = x[keep], lines[keep], [r for r, k in zip(rows, keep) if k]
+    elif pre.missing == "mean" and pre.fill_values is not None:
+        x = np.where(mask, pre.fill_values, x)
+    y = None
+    if target is not None and target in header:
+        t = header.index(target)
+        _missing_target(path, rows, lines, t, target)
+        y = _map_labels(path, [r[t] for r in rows], lines, target, pre)
+    dt = standardize_dtype(dtype)
+    if y is not None and y.dtype.kind == "f":
+        y = y.astype(dt)
+    return Dataset(x.astype(dt), y, pre.class_names, feats, pre.task, path,
+                   target=target, fill_values=pre.fill_values, lines=lines)
+
+
+def _map_labels(path, cells, lines, name, pre):
+    if pre.task != "classification":
+        values, kind = _parse_column(cells)
+        if (kind != 0).any():
+            i = int(np.argmax(kind != 0))
+            raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
+                            f"{name!r} is not a finite number")
+        return values
+    index = {n: k for k, n in enumerate(pre.class_names)}
+    by_value = {}   # integer classes also match by value ("1.0" is class "1")
+    for n, k in index.items():
+        try:
+            by_value[float(n)] = k
+        except ValueError:
+            pass
+    y = np.empty(len(cells), np.int64)
+    for i, c in enumerate(cells):
+        s = c.strip()
+        k = index.get(s)
+        if k is None:
+            try:
+                k = by_value.get(float(s))
+            except ValueError:
+                pass
+        if k is None:
+            raise DataError(f"{path}: line {lines[i]}: unknown label {s!r} in column {name!r}; "
+                            f"the model's classes are {pre.class_names}")
+        y[i] = k
+    return y
+
+
+# ---------------------------------------------------------------------- load_images
+def _index_images(directory):
+    """-> (paths, labels, class_names): sorted class subfolders (hidden ones skipped), in
+    each the image files of any depth in sorted order, as Keras' index_directory."""
+    if not os.path.exists(directory):
+        raise DataError(f"{directory}: no such folder")
+    if not os.path.isdir(directory):
+        raise DataError(f"{directory}: not a folder (expected one subfolder of images per class)")
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError as e:
+        raise DataError(f"{directory}: cannot list the folder ({e.strerror or e})") from None
+    classes = [d for d in entries if not d.startswith(".")
+               and os.path.isdir(os.path.join(directory, d))]
+    if not classes:
+        raise DataError(f"{directory}: no class subfolders (expected one subfolder of images "
+                        f"per class)")
+    paths, labels = [], []
+    for k, name in enumerate(classes):
+        folder = os.path.join(directory, name)
+        found = [os.path.join(root, f)
+                 for root, _, files in sorted(os.walk(folder), key=lambda w: w[0])
+                 for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        if not found:
+            raise DataError(f"{folder}: class folder {name!r} has no images "
+                            f"({', '.join(IMAGE_EXTENSIONS)})")
+        paths += found
+        labels += [k] * len(found)
+    return paths, np.array(labels, dtype=np.int64), classes
+
+
+def _decode_image(path, mode, size):
+    """One file -> uint8 (h, w) or (h, w, 3); decoding errors become DataError."""
+    from PIL import Image
+    h, w = size
+    try:
+        with Image.open(path) as img:
+            img.load()   # inside the try: a truncated file fails here
+            img = img.convert(mode)
+            if img.size != (w, h):
+                img = img.resize((w, h), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8)
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: image too large to decode safely ({e})") from None
+    except Exception as e:  # noqa: BLE001  Pillow raises many types for bad files
+        raise DataError(f"{path}: cannot decode the image ({type(e).__name__}: {e})") from None
+
+
+def _decode_all(paths, mode, size, channels, dtype):
+    """Files -> x (N, h, w, channels) = pixels / 255, in the order of `paths`."""
+    from tqdm.auto import tqdm
+    n, (h, w) = len(paths), size
+    buf = np.empty((n, h, w, channels), np.uint8)
+    with tqdm(total=n, desc="Loading images", unit="img",
+              disable=None if n > _PROGRESS_MIN_FILES else True) as bar:
+        if n < _PARALLEL_MIN_FILES:
+            decoded = (_decode_image(p, mode, size) for p in paths)
+            pool = None
+        else:   # Pillow releases the GIL while decoding; map keeps the input order
+            pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+            decoded = pool.map(_decode_image, paths, [mode] * n, [size] * n)
+        try:
+            for i, arr in enumerate(decoded):
+                buf[i] = arr.reshape(h, w, channels)
+                bar.update(1)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return np.divide(buf, dtype.type(255), dtype=dtype)
+
+
+def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_split=None,
+                subset=None, seed=None, dtype=None):
+    """Folder of class subfolders of images -> Dataset (a (training, validation) pair for
+    subset="both"), as Keras' image_dataset_from_directory.
+
+    Classes are the sorted subfolder names; y holds class indices (int64). Only .png,
+    .jpg, .jpeg and .bmp files are read (others ignored). Each image is converted to
+    grey ("grayscale") or "rgb", resized bilinearly to image_size (h, w) when it differs,
+    and scaled to [0, 1]: x (N, h, w, 1 or 3). Without validation_split the samples are
+    in file order (class by class, sorted). With it, as Keras: the files are shuffled by
+    np.random.RandomState(seed) and the last int(validation_split * N) are the
+    validation subset, so a seed must be given and both subsets share it."""
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in image_size)):
+        raise ValueError(f"image_size must be (height, width) of positive ints, got {image_size!r}")
+    if color_mode not in ("grayscale", "rgb"):
+        raise ValueError(f"color_mode must be 'grayscale' or 'rgb', got {color_mode!r}")
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
+    if bool(validation_split) != (subset is not None):
+        raise ValueError("if subset is set, validation_split must be set, and inversely")
+    if subset not in (None, "training", "validation", "both"):
+        raise ValueError(f"subset must be 'training', 'validation' or 'both', got {subset!r}")
+    if validation_split and seed is None:
+        raise ValueError("validation_split needs a seed, so that the training and validation "
+                         "subsets do not overlap")
+    directory, size = os.fspath(directory), (int(image_size[0]), int(image_size[1]))
+    dt = standardize_dtype(dtype)
+    paths, labels, classes = _index_images(directory)
+    mode, channels = ("L", 1) if color_mode == "grayscale" else ("RGB", 3)
+
+    def make(idx):
+        files = [paths[i] for i in idx]
+        return Dataset(_decode_all(files, mode, size, channels, dt), labels[idx], classes,
+                       None, "classification", directory, file_paths=files)
+
+    if not validation_split:
+        return make(np.arange(len(paths)))
+    order = np.arange(len(paths))
+    np.random.RandomState(seed).shuffle(order)
+    n_val = int(validation_split * len(paths))
+    if n_val == 0:
+        raise DataError(f"{directory}: validation_split={validation_split} of {len(paths)} "
+                        f"images leaves no validation images")
+    train, val = order[:len(paths) - n_val], order[len(paths) - n_val:]
+    if subset == "both":
+        return make(train), make(val)
+    return make(train if subset == "training" else val)

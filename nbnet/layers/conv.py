@@ -1,0 +1,263 @@
+"""Conv2D (Keras 3), NHWC, kernel W (KH, KW, C, F), bias b (F,).
+
+    forward   cols = im2col(x)                 (N*OH*OW, KH*KW*C)    kernels/conv.py
+              z = cols @ W.reshape(-1, F)       one BLAS product (per chunk of images)
+              z += b; y = f(z)                  bias_act_forward      kernels/dense.py
+    backward  dz = dy * f'(z); db = sum dz      bias_act_backward
+              dW = cols.T @ dz                  (overwrites; chunks added in order)
+              dx = col2im(dz @ W.T)
+
+The cols buffer holds at most _COLS_BYTES of images at a time: a larger batch runs in
+chunks of whole images (the chunk size depends on the shapes only, never on the thread
+count), and backward then rebuilds each chunk's cols. A 1x1 stride-1 convolution skips
+im2col: x viewed as (N*H*W, C) is already the cols matrix.
+Fused output (emit_logits = True, set by the model): forward returns z and backward
+receives dL/dz, as for Dense.
+"""
+import numpy as np
+
+from .. import activations, initializers
+from ..kernels import activations as KA
+from ..kernels import conv as KC
+from ..kernels import dense as KD
+from .base import Layer
+
+_COLS_BYTES = 64 << 20  # the most memory one im2col buffer may take
+
+
+def pair(value, what):
+    """An int or a pair of ints -> a tuple of two positive ints."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        a, b = value
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                 for v in (a, b))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} must be a positive integer or a pair of them, got {value!r}")
+    return int(a), int(b)
+
+
+def check_padding(padding):
+    p = str(padding).lower()
+    if p not in ("valid", "same"):
+        raise ValueError(f'padding must be "valid" or "same", got {padding!r}')
+    return p
+
+
+def check_data_format(data_format):
+    if data_format not in (None, "channels_last"):
+        raise NotImplementedError(f'only data_format="channels_last" (NHWC) is supported, '
+                                  f"got {data_format!r}")
+
+
+def check_4d(layer, shape):
+    if len(shape) != 4:
+        raise ValueError(f"{layer.name}: expected input of shape (batch, height, width, "
+                         f"channels), got shape {tuple(shape)}")
+
+
+def conv_geometry(size, k, s, padding):
+    """(out, pad_before) along one axis. "valid": out = (size - k) // s + 1, no padding;
+    "same" (Keras): out = ceil(size / s), total = max((out - 1)*s + k - size, 0) zeros,
+    total // 2 before and the rest (one more when odd) after."""
+    if padding == "same":
+        out = -(-size // s)
+        return out, max((out - 1) * s + k - size, 0) // 2
+    return (size - k) // s + 1, 0
+
+
+def output_size(layer, size, k, s, padding):
+    if size is None:
+        return None
+    out = conv_geometry(size, k, s, padding)[0]
+    if out < 1:
+        raise ValueError(f"{layer.name}: input size {size} is smaller than the window "
+                         f"{k} with padding='valid'")
+    return out
+
+
+def _init_config(init):
+    return init if isinstance(init, dict) else initializers.serialize(init)
+
+
+class Conv2D(Layer):
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = pair(kernel_size, "Conv2D kernel_size")
+        self.strides = pair(strides, "Conv2D strides")
+        self.padding = check_padding(padding)
+        check_data_format(data_format)
+        if pair(dilation_rate, "Conv2D dilation_rate") != (1, 1):
+            raise NotImplementedError("Conv2D dilation_rate other than 1 is not supported")
+        if groups != 1:
+            raise NotImplementedError("Conv2D groups other than 1 is not supported")
+        self.activation = activations.get(activation)
+        self._act_name, self._code, self._alpha = activations.spec(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        initializers.get(kernel_initializer)  # fail early on an unknown name
+        initializers.get(bias_initializer)
+        self.emit_logits = False  # set by the model for a fused output + loss
+        self.kernel = self.bias = None
+
+    @property
+    def final_activation(self):
+        return self._act_name
+
+    def build(self, input_shape):
+        check_4d(self, input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"{self.name}: the channel axis of the input must be known")
+        kh, kw = self.kernel_size
+        c = int(input_shape[-1])
+        self.kernel = self.add_weight("kernel", (kh, kw, c, self.filters),
+                                      self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self._no_bias = np.zeros(self.filters, self.dtype)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        check_4d(self, input_shape)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        return (input_shape[0], output_size(self, input_shape[1], kh, sh, self.padding),
+                output_size(self, input_shape[2], kw, sw, self.padding), self.filters)
+
+    # ------------------------------------------------------------ helpers
+    def _plan(self, x_shape):
+        """Geometry of one call: (OH, OW, pad_top, pad_left, images per chunk, direct)."""
+        N, H, W, C = x_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        OH, pt = conv_geometry(H, kh, sh, self.padding)
+        OW, pl = conv_geometry(W, kw, sw, self.padding)
+        if OH < 1 or OW < 1:
+            raise ValueError(f"{self.name}: input {tuple(x_shape)} is smaller than the "
+                             f"kernel {self.kernel_size} with padding='valid'")
+        direct = (kh, kw, sh, sw) == (1, 1, 1, 1)  # cols = x, no im2col
+        per_image = OH * OW * kh * kw * C * self.dtype.itemsize
+        chunk = N if direct else max(1, min(N, _COLS_BYTES // per_image))
+        return OH, OW, pt, pl, chunk, direct
+
+    def _im2col(self, x, n0, n1, OH, OW, pt, pl):
+        """cols (rows, KH*KW*C) of images n0:n1, in the reused "cols" buffer."""
+        (kh, kw), (sh, sw), C = self.kernel_size, self.strides, x.shape[-1]
+        cols = self.buffer("cols", (n1 - n0, OH, OW, kh * kw * C))
+        KC.im2col(cols, x[n0:n1], kh, kw, sh, sw, pt, pl)
+        return cols.reshape(-1, kh * kw * C)
+
+    # ------------------------------------------------------------ forward / backward
+    def forward(self, x, training=False):
+        check_4d(self, x.shape)
+        W = self.kernel.value
+        if x.shape[-1] != W.shape[2]:
+            raise ValueError(f"{self.name}: expected {W.shape[2]} input channels, got "
+                             f"input of shape {x.shape}")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        N, F = x.shape[0], self.filters
+        OH, OW, pt, pl, chunk, direct = plan = self._plan(x.shape)
+        Wm = W.reshape(-1, F)
+        z = self.buffer("z", (N * OH * OW, F))
+        rows = OH * OW
+        cols = None
+        for n0 in range(0, N, chunk):  # z = cols @ W, one product per chunk of images
+            n1 = min(N, n0 + chunk)
+            cols = x.reshape(-1, x.shape[-1]) if direct else self._im2col(x, n0, n1, OH, OW, pt, pl)
+            np.dot(cols, Wm, out=z[n0 * rows:n1 * rows])
+        b = self.bias.value if self.use_bias else self._no_bias
+        code = self._code
+        if self.emit_logits or code == KA.LINEAR:
+            KD.bias_act_forward(z, z, b, self.use_bias, KA.LINEAR, 0.0)
+            y = z
+        elif code >= 0:
+            y = self.buffer("y", z.shape)
+            KD.bias_act_forward(z, y, b, self.use_bias, code, float(self._alpha))
+        else:  # softmax / log_softmax over the channels
+            KD.bias_act_forward(z, z, b, self.use_bias, KA.LINEAR, 0.0)
+            y = self.buffer("y", z.shape)
+            (KA.softmax_forward if code == KA.SOFTMAX else KA.log_softmax_forward)(y, z)
+        # cols of the whole batch stay valid for backward only when there was one chunk
+        self._x, self._z, self._y, self._plan_ = x, z, y, plan
+        self._cols = cols if chunk >= N else None
+        return y.reshape(N, OH, OW, F)
+
+    def backward(self, dy):
+        x, z, y = self._x, self._z, self._y
+        OH, OW, pt, pl, chunk, direct = self._plan_
+        train = self.trainable
+        if not train and not self.need_input_grad:
+            return None
+        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(z.shape)
+        has_bias = self.use_bias and train
+        db = self.bias.grad if has_bias else self._no_bias
+        code = self._code
+        if self.emit_logits or code == KA.LINEAR:
+            dz = dy  # only the bias sum is needed
+            KD.bias_act_backward(dz, db, dy, z, z, has_bias, KA.LINEAR, 0.0)
+        elif code >= 0:
+            dz = self.buffer("dz", z.shape)
+            KD.bias_act_backward(dz, db, dy, z, y, has_bias, code, float(self._alpha))
+        else:
+            dz = self.buffer("dz", z.shape)
+            (KA.softmax_backward if code == KA.SOFTMAX else KA.log_softmax_backward)(dz, dy, y)
+            KD.bias_act_backward(dz, db, dz, z, z, has_bias, KA.LINEAR, 0.0)
+
+        W = self.kernel.value
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        N, C, F = x.shape[0], x.shape[-1], self.filters
+        Wm = W.reshape(-1, F)
+        dWm = self.kernel.grad.reshape(-1, F) if train else None
+        dx = self.buffer("dx", x.shape) if self.need_input_grad else None
+        rows = OH * OW
+        for n0 in range(0, N, chunk):
+            n1 = min(N, n0 + chunk)
+            dz_c = dz[n0 * rows:n1 * rows]
+            if direct:
+                cols = x.reshape(-1, C)
+            elif self._cols is not None:
+                cols = self._cols
+            else:
+                cols = self._im2col(x, n0, n1, OH, OW, pt, pl)
+            if train:  # dW = cols.T @ dz (overwrites; later chunks are added in order)
+                if n0 == 0:
+                    np.dot(cols.T, dz_c, out=dWm)
+                else:
+                    part = self.buffer("dW_part", dWm.shape)
+                    np.dot(cols.T, dz_c, out=part)
+                    dWm += part
+            if dx is None:
+                continue
+            if direct:  # dx = dz @ W.T straight into dx
+                np.dot(dz_c, Wm.T, out=dx.reshape(-1, C))
+                continue
+            dcols = self.buffer("dcols", (n1 - n0, OH, OW, kh * kw * C))
+            np.dot(dz_c, Wm.T, out=dcols.reshape(-1, kh * kw * C))
+            KC.col2im(dx[n0:n1], dcols, kh, kw, sh, sw, pt, pl)
+        return dx
+
+    def flops(self, input_shape):
+        _, OH, OW, F = self.compute_output_shape((None,) + tuple(input_shape[1:]))
+        kh, kw = self.kernel_size
+        per_pixel = 2 * kh * kw * int(input_shape[-1]) * F + (F if self.use_bias else 0)
+        if self._code != KA.LINEAR:
+            per_pixel += F
+        return OH * OW * per_pixel
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(filters=self.filters, kernel_size=list(self.kernel_size),
+                   strides=list(self.strides), padding=self.padding,
+                   data_format="channels_last", dilation_rate=[1, 1], groups=1,
+                   activation=self._act_name, use_bias=self.use_bias,
+                   kernel_initializer=_init_config(self.kernel_initializer),
+                   bias_initializer=_init_config(self.bias_initializer))
+        return cfg

@@ -1,0 +1,509 @@
+"""Sequential: the Keras model API over nbnet layers.
+
+All trainable parameters live as views into one flat buffer and their gradients in a
+second one (`_flat_w`, `_flat_g`), trainable layers first, so an optimizer step is one
+kernel call over `_flat_w[:_n_trainable]`. Activations and gradients are layer-owned
+buffers reused from step to step.
+"""
+import math
+import time
+
+import numpy as np
+
+from . import callbacks as cbks
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from . import random as nbrandom
+from . import saving
+from .errors import DataError
+from .layers.base import Layer, deserialize, serialize, unique_name
+from .layers.input import InputLayer
+from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
+                       merge_tail)
+
+
+class Sequential:
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or unique_name("sequential")
+        self._layers = []
+        self._input_layer = None
+        self.built = False
+        self.optimizer = self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self.extra = {}
+        self._packed = False
+        self._layout = None
+        self._shuffle_seed = None
+        self._epoch = 0
+        self._initial_epoch = None
+        self._interrupted = False
+        self._samples_seen = 0
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def add(self, layer, rebuild=True):
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("an Input must be the first thing added to a Sequential model")
+            self._input_layer = layer
+            self._build_from((None,) + tuple(layer.shape))
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if any(l.name == layer.name for l in self._layers):
+            raise ValueError(f"a layer named {layer.name!r} is already in the model; names must be unique")
+        self._layers.append(layer)
+        if not self._layers[:-1] and self._input_layer is None and layer._input_shape_arg is not None:
+            self._input_layer = InputLayer(shape=layer._input_shape_arg, dtype=layer.dtype)
+        if self._input_layer is not None and rebuild:
+            self._build_from((None,) + tuple(self._input_layer.shape))
+
+    def pop(self, rebuild=True):
+        if not self._layers:
+            raise IndexError("pop from an empty Sequential model")
+        layer = self._layers.pop()
+        self._packed = False
+        if self.built and rebuild:
+            self.built = bool(self._layers)
+            if self._layers:
+                self._ensure_packed()
+        return layer
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._layers]}")
+
+    def build(self, input_shape=None):
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError("build() needs an input shape (or an Input as first layer)")
+            input_shape = (None,) + tuple(self._input_layer.shape)
+        self._build_from(tuple(input_shape))
+
+    def _build_from(self, input_shape):
+        shape = (None,) + tuple(input_shape[1:])
+        if self._input_layer is None:
+            self._input_layer = InputLayer(shape=shape[1:], dtype=self._layers[0].dtype if self._layers else None)
+        for layer in self._layers:
+            if not layer.built:
+                layer._maybe_build(shape)
+            elif layer.input_shape is not None and tuple(layer.input_shape[1:]) != tuple(shape[1:]):
+                raise ValueError(f"layer {layer.name!r} was built for input {layer.input_shape}, "
+                                 f"but receives {shape}")
+            shape = layer.compute_output_shape(shape)
+        self.built = bool(self._layers)
+        self._packed = False
+        if self.built:
+            self._ensure_packed()
+
+    @property
+    def input_shape(self):
+        return None if self._input_layer is None else (None,) + tuple(self._input_layer.shape)
+
+    @property
+    def output_shape(self):
+        shape = self.input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    @property
+    def dtype(self):
+        return self._layers[0].dtype if self._layers else np.dtype("float32")
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def weights(self):
+        return [w for l in self._layers for w in l.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for l in self._layers for w in l.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for l in self._layers for w in l.non_trainable_weights]
+
+    def get_weights(self):
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"the model has {len(mine)} weights, got a list of {len(weights)}")
+        for w, v in zip(mine, weights):
+            w.assign(v)
+
+    def count_params(self):
+        return sum(l.count_params() for l in self._layers)
+
+    def _current_layout(self):
+        return tuple((id(w), w.trainable and l.trainable) for l in self._layers for w in l.weights
+                     if w.trainable)
+
+    def _ensure_packed(self):
+        """(Re)pack parameters into the flat buffers when the layers or trainable flags
+        changed. Trainable parameters come first; the optimizer sees only those."""
+        layout = self._current_layout()
+        if (self._packed and layout == self._layout and
+                all(w.value.base is self._flat_w for w in self.weights if w.trainable)):
+            return
+        params = [w for l in self._layers for w in l.weights if w.trainable]
+        order = ([w for w, (_, t) in zip(params, layout) if t] +
+                 [w for w, (_, t) in zip(params, layout) if not t])
+        n = sum(w.size for w in order)
+        dtype = self.dtype
+        flat_w = np.empty(n, dtype=dtype)
+        flat_g = np.zeros(n, dtype=dtype)
+        off = 0
+        for w in order:
+            k = w.size
+            flat_w[off:off + k] = w.value.reshape(-1)
+            w.value = flat_w[off:off + k].reshape(w.shape)
+            w.grad = flat_g[off:off + k].reshape(w.shape)
+            off += k
+        self._flat_w, self._flat_g = flat_w, flat_g
+        self._n_trainable = sum(w.size for w, (_, t) in zip(params, layout) if t)
+        self._layout, self._packed = layout, True
+        # Only layers from the first trainable one on need a backward pass; the first
+        # of them need not compute dL/dx.
+        self._first_trainable = next((i for i, l in enumerate(self._layers)
+                                      if l.trainable and l.trainable_weights), len(self._layers))
+        for i, layer in enumerate(self._layers):
+            layer.need_input_grad = i > self._first_trainable
+        if self.optimizer is not None:
+            self.optimizer.build(self._n_trainable, dtype)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        if kwargs:
+            unsupported = ", ".join(sorted(kwargs))
+            raise TypeError(f"compile() got unsupported argument(s): {unsupported}")
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+        self._metric_ids = list(metrics or [])
+        self._metrics = None
+        self.compiled = True
+        self._packed = False
+        if self.built:
+            self._ensure_packed()
+
+    def _compile_config(self):
+        if not self.compiled:
+            return None
+        ids = [m if isinstance(m, str) else getattr(m, "name", None) for m in self._metric_ids]
+        return {"optimizer": optimizers_mod.serialize(self.optimizer),
+                "loss": losses_mod.serialize(self.loss), "metrics": [m for m in ids if m]}
+
+    def _check_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"call model.compile(optimizer, loss) before model.{what}()")
+
+    def _prepare_loss(self):
+        """Pick the fused softmax/sigmoid + cross-entropy path when the model allows it,
+        and build the metric objects (they depend on the output shape)."""
+        last = self._layers[-1]
+        self._fused_loss, self._final_act = fused_loss_for(last, self.loss)
+        for layer in self._layers:
+            if hasattr(layer, "emit_logits"):
+                layer.emit_logits = layer is last and self._fused_loss is not None
+        self._active_loss = self._fused_loss or self.loss
+        self._stochastic = [l for l in self._layers if hasattr(l, "step")]
+        if self._metrics is None:
+            self._metrics = [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape)
+                             for m in self._metric_ids]
+        self._loss_tracker = metrics_mod.Mean(name="loss")
+
+    # ------------------------------------------------------------------ forward/backward
+    def _forward(self, x, training):
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _predict_batch(self, x):
+        """Forward without training; applies the output activation the fused path skips."""
+        out = self._forward(x, training=False)
+        if getattr(self._layers[-1], "emit_logits", False):
+            out = apply_output_activation(self._final_act, out)
+        return out
+
+    def _train_step(self, xb, yb):
+        step = self.optimizer.iterations
+        for layer in self._stochastic:
+            layer.step = step
+        out = self._forward(xb, training=True)
+        grad = self._layers[-1].buffer("_loss_grad", out.shape)
+        loss = self._active_loss.forward_backward(grad, out, yb)
+        dy = grad
+        for layer in reversed(self._layers[self._first_trainable:]):
+            dy = layer.backward(dy)
+        n = self._n_trainable
+        if n:
+            self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
+        return loss, out
+
+    # ------------------------------------------------------------------ data checks
+    def _prepare_x(self, x, what):
+        if not self.built:
+            arr = check_x(x, None, self.dtype, what)
+            self._build_from(arr.shape)
+        return check_x(x, self.input_shape, self.dtype, what)
+
+    def _prepare_xy(self, x, y, what):
+        x = self._prepare_x(x, what)
+        y = check_y(y, len(x), self.loss, self.output_shape, self.dtype, what)
+        return x, y
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            steps_per_epoch=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"fit() got unsupported argument(s): {', '.join(sorted(kwargs))}")
+        self._check_compiled("fit")
+        batch_size = _check_batch_size(batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if not (0.0 <= float(validation_split) < 1.0):
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x, y = self._prepare_xy(x, y, "fit")
+        xv = yv = None
+        if validation_data is not None:
+            if len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            xv, yv = self._prepare_xy(validation_data[0], validation_data[1], "fit (validation_data)")
+        elif validation_split:
+            split = int(len(x) * (1.0 - validation_split))
+            if split < 1 or split >= len(x):
+                raise DataError(f"validation_split={validation_split} leaves no training or no "
+                                f"validation samples out of {len(x)}")
+            x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
+        self._ensure_packed()
+        self._prepare_loss()
+        if self._shuffle_seed is None:
+            self._shuffle_seed = int(nbrandom.generator().integers(2**63 - 1))
+        n = len(x)
+        bounds = merge_tail(n, batch_size, self._has_batchnorm())
+        if steps_per_epoch:
+            bounds = bounds[:steps_per_epoch]
+        # As Keras: the user's callbacks first, then History and the progress bar, so
+        # that what a callback adds to the epoch logs (learning_rate) is recorded.
+        self.history = cbks.History()
+        cb_list = list(callbacks or []) + [self.history]
+        if verbose:
+            cb_list.append(cbks.ProgbarLogger(verbose=verbose))
+        params = {"epochs": epochs, "steps": len(bounds), "samples": bounds[-1][1] if bounds else 0,
+                  "verbose": verbose, "batch_size": batch_size}
+        cbl = cbks.CallbackList(cb_list, self, params)
+        self.stop_training = False
+        self._interrupted = True
+        self._initial_epoch = None
+        xb_buf = {}
+        cbl.on_train_begin()
+        start = self._initial_epoch if self._initial_epoch is not None else initial_epoch
+        logs = {}
+        for epoch in range(start, epochs):
+            self._epoch = epoch
+            self._reset_metrics()
+            self._samples_seen = 0
+            cbl.on_epoch_begin(epoch)
+            order = (np.random.default_rng([self._shuffle_seed, epoch]).permutation(n)
+                     if shuffle else None)
+            for step, (s, e) in enumerate(bounds):
+                cbl.on_train_batch_begin(step)
+                xb, yb = _gather(x, y, order, s, e, xb_buf)
+                loss, out = self._train_step(xb, yb)
+                self._update_metrics(loss, out, yb)
+                self._samples_seen = e
+                logs = self._logs()
+                cbl.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if xv is not None and len(xv):
+                val = self._evaluate_arrays(xv, yv, batch_size)
+                epoch_logs.update({"val_" + k: v for k, v in val.items()})
+            cbl.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        self._interrupted = False
+        cbl.on_train_end(logs)
+        return self.history
+
+    def _has_batchnorm(self):
+        return any(type(l).__name__ == "BatchNormalization" for l in self._layers)
+
+    def _reset_metrics(self):
+        self._loss_tracker.reset_state()
+        for m in self._metrics:
+            m.reset_state()
+
+    def _update_metrics(self, loss, out, yb):
+        n = len(yb)
+        self._loss_tracker.update_state(loss, sample_weight=n)
+        if self._metrics:
+            pred = out
+            if getattr(self._layers[-1], "emit_logits", False):
+                pred = apply_output_activation(self._final_act, out)
+            for m in self._metrics:
+                m.update_state(yb, pred)
+
+    def _logs(self):
+        logs = {"loss": float(self._loss_tracker.result())}
+        for m in self._metrics:
+            logs[m.name] = float(m.result())
+        return logs
+
+    def train_on_batch(self, x, y):
+        """One optimizer step on (x, y); returns the loss of that batch (before the step)."""
+        self._check_compiled("train_on_batch")
+        x, y = self._prepare_xy(x, y, "train_on_batch")
+        self._ensure_packed()
+        self._prepare_loss()
+        loss, _ = self._train_step(x, y)
+        return float(loss)
+
+    # ------------------------------------------------------------------ inference
+    def _evaluate_arrays(self, x, y, batch_size):
+        self._reset_metrics()
+        for s in range(0, len(x), batch_size):
+            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+            out = self._forward(xb, training=False)
+            grad = self._layers[-1].buffer("_loss_grad", out.shape)
+            loss = self._active_loss.forward_backward(grad, out, yb)
+            self._update_metrics(loss, out, yb)
+        return self._logs()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
+        if kwargs:
+            raise TypeError(f"evaluate() got unsupported argument(s): {', '.join(sorted(kwargs))}")
+        self._check_compiled("evaluate")
+        batch_size = _check_batch_size(batch_size)
+        x, y = self._prepare_xy(x, y, "evaluate")
+        self._ensure_packed()
+        self._prepare_loss()
+        logs = self._evaluate_arrays(x, y, batch_size)
+        if verbose == 1 or verbose == 2:
+            print(cbks.format_logs(logs))
+        if return_dict:
+            return logs
+        vals = list(logs.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x, "predict")
+        if self.compiled:
+            self._prepare_loss()
+        out = None
+        for s in range(0, len(x), batch_size):
+            yb = self._predict_batch(x[s:s + batch_size])
+            if out is None:
+                out = np.empty((len(x),) + yb.shape[1:], dtype=yb.dtype)
+            out[s:s + len(yb)] = yb
+        if out is None:
+            out = np.empty((0,) + tuple(self.output_shape[1:]), dtype=self.dtype)
+        return out
+
+    def predict_on_batch(self, x):
+        x = self._prepare_x(x, "predict_on_batch")
+        if self.compiled:
+            self._prepare_loss()
+        return np.array(self._predict_batch(x), copy=True)
+
+    def __call__(self, x, training=False):
+        x = self._prepare_x(x, "call")
+        if training:
+            return np.array(self._forward(x, training=True), copy=True)
+        return self.predict_on_batch(x)
+
+    # ------------------------------------------------------------------ config / saving
+    def get_config(self):
+        cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
+        if self._input_layer is not None:
+            cfg["input_shape"] = list(self._input_layer.shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config, list):
+            config = {"layers": config}
+        model = cls(name=config.get("name"))
+        if config.get("input_shape") is not None:
+            model.add(InputLayer(shape=tuple(config["input_shape"]),
+                                 dtype=_first_dtype(config.get("layers", []))))
+        for spec in config.get("layers", []):
+            model.add(deserialize(spec))
+        return model
+
+    def _training_state(self):
+        return {"shuffle_seed": self._shuffle_seed, "epoch": self._epoch + 1 if self.history else 0}
+
+    def _set_training_state(self, state):
+        if state.get("shuffle_seed") is not None:
+            self._shuffle_seed = int(state["shuffle_seed"])
+
+    def save(self, filepath, overwrite=True):
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite=True):
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        saving.load_weights(self, filepath)
+
+    def summary(self, print_fn=None, line_length=None):
+        from .summary import summary_text
+        text = summary_text(self)
+        (print_fn or print)(text)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, {len(self._layers)} layers>"
+
+
+def _first_dtype(layer_specs):
+    for spec in layer_specs:
+        dt = spec.get("config", {}).get("dtype")
+        if dt:
+            return dt
+    return None
+
+
+def _check_batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _gather(x, y, order, s, e, bufs):
+    """The batch [s, e) of the (shuffled) data, copied into reused buffers."""
+    if order is None:
+        return x[s:e], y[s:e]
+    idx = order[s:e]
+    key = e - s
+    if key not in bufs:
+        if len(bufs) >= 2:
+            bufs.clear()
+        bufs[key] = (np.empty((key,) + x.shape[1:], x.dtype), np.empty((key,) + y.shape[1:], y.dtype))
+    xb, yb = bufs[key]
+    np.take(x, idx, axis=0, out=xb)
+    np.take(y, idx, axis=0, out=yb)
+    return xb, yb

@@ -1,0 +1,72 @@
+"""model.summary(): Keras 3's table, plus the forward FLOPs of each layer."""
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+
+
+def _fmt_flops(n):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(int(n))
+
+
+def _shape(s):
+    return "(" + ", ".join("None" if d is None else str(d) for d in s) + (",)" if len(s) == 1 else ")")
+
+
+def summary_rows(model):
+    """[(name (type), output shape, params, flops per sample)] for each layer."""
+    rows = []
+    shape = model.input_shape
+    for layer in model.layers:
+        if shape is not None and layer.built:
+            out = layer.compute_output_shape(shape)
+            flops = layer.flops(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", _shape(out),
+                         f"{layer.count_params():,}", _fmt_flops(flops), flops))
+            shape = out
+        else:
+            rows.append((f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)", "?", 0))
+    return rows
+
+
+def summary_text(model):
+    rows = summary_rows(model)
+    heads = ("Layer (type)", "Output Shape", "Param #", "FLOPs")
+    widths = [max([len(heads[i])] + [len(r[i]) for r in rows]) + 2 for i in range(4)]
+    widths[0] = max(widths[0], 33)
+    widths[1] = max(widths[1], 24)
+    widths[2] = max(widths[2], 13)
+    widths[3] = max(widths[3], 10)
+
+    def line(l, m, r, fill="━"):
+        return l + m.join(fill * w for w in widths) + r
+
+    def row(cells, heavy=False):
+        bar = "┃" if heavy else "│"
+        parts = [f" {cells[0]:<{widths[0] - 2}} ", f" {cells[1]:<{widths[1] - 2}} ",
+                 f" {cells[2]:>{widths[2] - 2}} ", f" {cells[3]:>{widths[3] - 2}} "]
+        return bar + bar.join(parts) + bar
+
+    out = [f'Model: "{model.name}"', line("┏", "┳", "┓"), row(heads, heavy=True),
+           line("┡", "╇", "┩")]
+    for i, r in enumerate(rows):
+        out.append(row(r))
+        if i < len(rows) - 1:
+            out.append(line("├", "┼", "┤", "─"))
+    out.append(line("└", "┴", "┘", "─"))
+    itemsize = model.dtype.itemsize
+    total = model.count_params()
+    trainable = sum(w.size for w in model.trainable_weights)
+    flops = sum(r[4] for r in rows)
+    out.append(f" Total params: {total:,} ({_fmt_bytes(total * itemsize)})")
+    out.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * itemsize)})")
+    out.append(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes((total - trainable) * itemsize)})")
+    out.append(f" Forward FLOPs per sample: {_fmt_flops(flops)} "
+               f"(training step ~{_fmt_flops(3 * flops)} per sample)")
+    return "\n".join(out)

@@ -1,0 +1,113 @@
+"""Helpers of the training loop: input validation (DataError with a clear message),
+choice of the fused output path, batch boundaries."""
+import numpy as np
+
+from . import losses as L
+from .errors import DataError
+
+
+def _first_bad(arr):
+    bad = ~np.isfinite(arr)
+    if bad.ndim > 1:
+        bad = bad.reshape(len(arr), -1).any(axis=1)
+    return int(np.argmax(bad))
+
+
+def check_x(x, input_shape, dtype, what):
+    if x is None:
+        raise DataError(f"{what}: x is missing")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{what}: x is not a rectangular numeric array ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{what}: x must be numeric, got an array of dtype {arr.dtype}")
+    if arr.ndim < 2:
+        raise DataError(f"{what}: x must have a batch dimension and at least one feature "
+                        f"dimension, got shape {arr.shape}")
+    if len(arr) == 0:
+        raise DataError(f"{what}: x is empty (0 samples)")
+    if input_shape is not None and tuple(arr.shape[1:]) != tuple(input_shape[1:]):
+        raise DataError(f"{what}: the model expects inputs of shape {tuple(input_shape)}, "
+                        f"got x of shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        i = _first_bad(arr)
+        raise DataError(f"{what}: x contains NaN or Inf (first in sample {i})")
+    return arr
+
+
+def check_y(y, n, loss, output_shape, dtype, what):
+    if y is None:
+        raise DataError(f"{what}: y is missing")
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{what}: y is not a rectangular numeric array ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{what}: y must be numeric, got an array of dtype {arr.dtype}; "
+                        f"encode class names as integers first")
+    if arr.ndim == 0 or len(arr) != n:
+        raise DataError(f"{what}: x and y have different lengths ({n} and "
+                        f"{len(arr) if arr.ndim else 'a scalar'})")
+    if not np.isfinite(arr).all():
+        raise DataError(f"{what}: y contains NaN or Inf (first in sample {_first_bad(arr)})")
+    out_dims = tuple(output_shape[1:])
+    k = out_dims[-1] if out_dims else 1
+    if isinstance(loss, L.SparseCategoricalCrossentropy):
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise DataError(f"{what}: sparse_categorical_crossentropy needs integer labels of "
+                            f"shape (N,), got y of shape {arr.shape}")
+        if np.any(arr != np.floor(arr)):
+            raise DataError(f"{what}: sparse labels must be integers (sample {int(np.argmax(arr != np.floor(arr)))})")
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi >= k:
+            i = int(np.argmax((arr < 0) | (arr >= k)))
+            raise DataError(f"{what}: label {arr[i]:g} in sample {i} is out of range for "
+                            f"{k} classes (labels must be 0..{k - 1})")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if isinstance(loss, L.CategoricalCrossentropy) and arr.ndim == 1 and k > 1:
+        raise DataError(f"{what}: categorical_crossentropy needs one-hot targets of shape "
+                        f"(N, {k}), got labels of shape {arr.shape}; use "
+                        f"nb.utils.to_categorical or sparse_categorical_crossentropy")
+    if arr.ndim == 1 and out_dims == (1,):
+        arr = arr[:, None]
+    if tuple(arr.shape[1:]) != out_dims:
+        raise DataError(f"{what}: the model outputs shape (None, {', '.join(map(str, out_dims))}), "
+                        f"y has shape {arr.shape}")
+    if isinstance(loss, (L.BinaryCrossentropy, L.CategoricalCrossentropy)) and (arr.min() < 0 or arr.max() > 1):
+        raise DataError(f"{what}: {loss.name} targets must lie in [0, 1]")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def fused_loss_for(last_layer, loss):
+    """(loss computed from logits, output activation) when the last layer ends in
+    softmax / sigmoid and the loss is the matching cross-entropy on probabilities;
+    else (None, activation name). The fused path is exact and log-sum-exp stable."""
+    act = getattr(last_layer, "final_activation", None)
+    from_logits = getattr(loss, "from_logits", True)
+    if not from_logits and (
+            (act == "softmax" and isinstance(loss, (L.CategoricalCrossentropy, L.SparseCategoricalCrossentropy)))
+            or (act == "sigmoid" and isinstance(loss, L.BinaryCrossentropy))):
+        return loss.with_logits(), act
+    return None, act
+
+
+def apply_output_activation(act, logits):
+    from . import activations
+    if act == "softmax":
+        return activations.softmax(logits)
+    if act == "sigmoid":
+        return activations.sigmoid(logits)
+    raise ValueError(f"no fused output path for activation {act!r}")
+
+
+def merge_tail(n, batch_size, merge_single):
+    """Batch bounds [(start, end)]; with batch normalisation a last batch of ONE sample
+    (whose batch variance is undefined) is merged into the previous batch."""
+    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    if merge_single and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
