@@ -1,0 +1,72 @@
+"""The CLI's default models and the choice of output layer and loss from the task."""
+import click
+
+import nbnet as nb
+
+# Losses that need class labels; the others (mse, mae, huber, ...) need a regression target.
+CLASSIFICATION_LOSSES = ("SparseCategoricalCrossentropy", "BinaryCrossentropy")
+
+
+def choose_loss(task, class_names, loss):
+    """The loss name for the task; --loss must suit the task (checked before training)."""
+    if loss is None:
+        return "sparse_categorical_crossentropy" if task == "classification" else "mse"
+    kind = type(nb.losses.get(loss)).__name__
+    if task == "classification":
+        if kind not in CLASSIFICATION_LOSSES:
+            raise click.BadParameter(f"{loss!r} does not suit a classification target; use "
+                                     f"sparse_categorical_crossentropy (or binary_crossentropy "
+                                     f"for two classes)", param_hint="--loss")
+        if kind == "BinaryCrossentropy" and len(class_names) != 2:
+            raise click.BadParameter(f"binary_crossentropy needs 2 classes, the target has "
+                                     f"{len(class_names)}", param_hint="--loss")
+    elif kind in CLASSIFICATION_LOSSES or "Categorical" in kind:
+        raise click.BadParameter(f"{loss!r} needs class labels but the target is a regression "
+                                 f"target; use mse, mae or huber (or --task classification)",
+                                 param_hint="--loss")
+    return loss
+
+
+def output_spec(task, class_names, loss):
+    """(units, activation) of the output layer: softmax over the classes (two classes
+    included), one sigmoid unit with binary_crossentropy, one linear unit for regression."""
+    if task == "regression":
+        return 1, None
+    if type(nb.losses.get(loss)).__name__ == "BinaryCrossentropy":
+        return 1, "sigmoid"
+    return len(class_names), "softmax"
+
+
+def build_default_model(kind, input_shape, hidden, dropout, units, activation):
+    """images: a small CNN; tabular: an MLP with Dense + BatchNormalization + ReLU
+    (+ Dropout) per hidden layer."""
+    L = nb.layers
+    layers = [nb.Input(shape=tuple(input_shape))]
+    if kind == "images":
+        layers += [L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+                   L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+                   L.Flatten(), L.Dense(128, activation="relu")]
+    else:
+        for size in hidden:
+            layers += [L.Dense(size), L.BatchNormalization(), L.ReLU()]
+            if dropout:
+                layers.append(L.Dropout(dropout))
+    layers.append(L.Dense(units, activation=activation))
+    return nb.Sequential(layers)
+
+
+def fold_target_scale(model, mean, std, check_only=False):
+    """Fold a target standardisation into the last Dense layer, so the saved model
+    predicts in the target's own units: y = std * (x W + b) + mean
+    = x (std W) + (std b + mean). check_only: whether the model allows it (last layer a
+    linear Dense with a bias)."""
+    last = model.layers[-1]
+    config = last.get_config()
+    ok = (type(last).__name__ == "Dense" and config.get("activation") in (None, "linear")
+          and config.get("use_bias", True) and len(last.weights) == 2)
+    if check_only or not ok:
+        return ok
+    kernel, bias = last.weights
+    kernel.value[...] = kernel.value * std
+    bias.value[...] = bias.value * std + mean
+    return True

@@ -1,0 +1,235 @@
+"""`nbnet train`: load data, build a default model (or a JSON spec), fit, save.
+
+Everything that can be wrong with the input (data, flags, spec) is checked before any
+file is written: a failed run leaves --out, --log and the checkpoint untouched."""
+import os
+
+import click
+import numpy as np
+
+import nbnet as nb
+from nbnet.cli.common import (CliError, check_loss, check_optimizer, check_out_path,
+                              class_counts, data_kind, load_spec, parse_hidden,
+                              parse_image_size)
+from nbnet.cli.models import build_default_model, choose_loss, fold_target_scale, output_spec
+from nbnet.saving import read_archive, restore_training_state
+
+# Arguments that must match between a run and its --resume (epochs may grow).
+_RESUME_KEYS = ("data", "target", "task", "model", "hidden", "dropout", "loss", "optimizer",
+                "lr", "batch_size", "validation_split", "seed", "missing", "image_size",
+                "color_mode")
+
+
+class _EveryNEpochs(nb.callbacks.Callback):
+    """Save a resumable checkpoint (weights, optimizer state, epoch) every n epochs;
+    model.save writes atomically, so a kill mid-save keeps the previous checkpoint."""
+
+    def __init__(self, path, every):
+        super().__init__()
+        self.path, self.every = path, every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.model.save(self.path)
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("data", required=False, default="digits")
+@click.option("--target", default=None,
+              help="CSV target column: a name or a 0-based index (negative counts from the "
+                   "end). Default: the last column.")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
+              help="Force the task. Default: inferred from the target (string or few "
+                   "integer values: classification).")
+@click.option("--model", "spec", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON model spec (a list of layer configs, or {'layers': [...]}) used "
+                   "instead of the default MLP/CNN; it must end in the output layer. Default: the "
+                   "built-in MLP (tabular data) or CNN (images).")
+@click.option("--hidden", default="256,128", callback=parse_hidden,
+              help="MLP hidden layer sizes (Dense + BatchNormalization + ReLU each); "
+                   "'none' for a linear model.")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
+              help="Dropout rate after each hidden layer of the MLP (0: no Dropout layer).")
+@click.option("--image-size", default="28x28", callback=parse_image_size,
+              help="HEIGHTxWIDTH images are resized to (image folders only).")
+@click.option("--color-mode", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
+              help="Channels images are converted to (image folders only).")
+@click.option("--loss", default=None, callback=check_loss,
+              help="Loss. Default: sparse_categorical_crossentropy for classification, mse "
+                   "for regression.")
+@click.option("--optimizer", default="adam", callback=check_optimizer,
+              help="Optimizer: adam, adamw, sgd, rmsprop or adagrad.")
+@click.option("--lr", type=click.FloatRange(0.0, min_open=True), default=None,
+              help="Learning rate. Default: the optimizer's own (adam 0.001).")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, help="Epochs to train.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Batch size.")
+@click.option("--validation-split", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+              default=0.2, help="Fraction of the samples held out (at random, from --seed) "
+                                "for validation.")
+@click.option("--seed", type=click.IntRange(min=0), default=0,
+              help="Random seed: the same seed and arguments give bitwise-identical models.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads for the kernels and BLAS. Default: all cores.")
+@click.option("--out", default="model.nbnet", callback=check_out_path,
+              help="Model file to write (atomically).")
+@click.option("--log", default=None, type=click.Path(dir_okay=False), callback=check_out_path,
+              help="Write per-epoch metrics to this CSV file. Default: no log.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+              help="Save a resumable checkpoint to OUT.ckpt every N epochs. Default: never.")
+@click.option("--resume", is_flag=True, default=False,
+              help="Continue from OUT.ckpt (weights, optimizer state, epoch); the result is "
+                   "bitwise identical to an uninterrupted run with the same arguments. "
+                   "Default: off (start from scratch).")
+@click.option("--early-stopping", type=click.IntRange(min=1), default=None,
+              help="Stop after PATIENCE epochs without a lower val_loss and keep the best "
+                   "weights. Default: off.")
+@click.option("--missing", type=click.Choice(["error", "drop", "mean"]), default="error",
+              help="Missing CSV values: fail, drop the rows, or fill with the column mean.")
+def train(**opts):
+    """Train a model on DATA: a CSV file, a folder of class subfolders of images, or a
+    bundled data set name (see `nbnet datasets`). Default DATA: digits."""
+    o = _Opts(opts)
+    ckpt = o.out + ".ckpt"
+    if o.resume and not os.path.exists(ckpt):
+        raise CliError(f"--resume: no checkpoint {ckpt} to resume from (train with "
+                       f"--checkpoint-every N first)")
+    if o.threads:
+        nb.set_num_threads(o.threads)
+    nb.utils.set_random_seed(o.seed)
+
+    # 1. Data (every DataError surfaces here, before anything is written).
+    kind = data_kind(o.data)
+    if kind == "images":
+        (xtr, ytr), (xv, yv), info = _image_data(o)
+    else:
+        (xtr, ytr), (xv, yv), info = _tabular_data(o, kind)
+    task, class_names = info["task"], info["class_names"]
+    click.echo(f"Task: {task}" + (f" ({len(class_names)} classes)" if class_names else ""))
+    what = (f"images of {'x'.join(str(d) for d in xtr.shape[1:])}" if kind == "images"
+            else f"samples x {xtr.shape[1]} features")
+    click.echo(f"Data: {len(xtr) + len(xv)} {what} ({len(xtr)} training, {len(xv)} validation)")
+    if class_names:
+        click.echo("Classes: " + class_counts(np.concatenate([ytr, yv]), class_names))
+
+    # 2. Model, loss, optimizer (bad spec / loss combination: exit 2, nothing written).
+    loss = choose_loss(task, class_names, o.loss)
+    if o.spec:
+        model = load_spec(o.spec)
+        try:
+            model.build((None,) + xtr.shape[1:])
+        except (ValueError, TypeError) as e:
+            raise CliError(f"{o.spec}: the model spec does not fit the data of shape "
+                           f"{xtr.shape[1:]}: {' '.join(str(e).split())}") from None
+    else:
+        units, activation = output_spec(task, class_names, loss)
+        model = build_default_model(kind, xtr.shape[1:], o.hidden, o.dropout, units, activation)
+    ytr, yv, scale = _maybe_scale_target(model, task, ytr, yv)
+    optimizer = nb.optimizers.get(o.optimizer)
+    if o.lr is not None:
+        optimizer.learning_rate = o.lr
+    model.compile(optimizer=optimizer, loss=loss,
+                  metrics=["accuracy"] if task == "classification" else ["mae"])
+    model.extra = dict(info, train_args=o.resume_args())
+    if scale:  # informative: the saved model has it folded into its last layer
+        model.extra["target_scale"] = {"mean": scale[0], "std": scale[1]}
+    model.summary(print_fn=click.echo)
+
+    # 3. Resume: weights, optimizer state, shuffle seed and epoch from the checkpoint.
+    initial_epoch = 0
+    if o.resume:
+        initial_epoch = _restore(model, ckpt, o)
+        click.echo(f"Resuming from {ckpt} after epoch {initial_epoch}")
+
+    callbacks = []
+    if o.log:
+        callbacks.append(nb.callbacks.CSVLogger(o.log, append=o.resume))
+    if o.checkpoint_every:
+        callbacks.append(_EveryNEpochs(ckpt, o.checkpoint_every))
+    if o.early_stopping:
+        callbacks.append(nb.callbacks.EarlyStopping(monitor="val_loss", patience=o.early_stopping,
+                                                    restore_best_weights=True))
+    model.fit(xtr, ytr, batch_size=o.batch_size, epochs=o.epochs, verbose=1,
+              callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch)
+
+    # 4. Final model: predictions in the target's own units, then metrics and save.
+    if scale:
+        fold_target_scale(model, *scale)
+        yv = yv * scale[1] + scale[0]
+    logs = model.evaluate(xv, yv, batch_size=o.batch_size, verbose=0, return_dict=True)
+    model.save(o.out)
+    metrics = " - ".join(f"val_{k}: {v:.4f}" for k, v in logs.items())
+    click.echo(f"Done: {metrics} - model written to {o.out}")
+
+
+class _Opts:
+    """The command's options as attributes (o.epochs, o.out, ...)."""
+
+    def __init__(self, opts):
+        self.__dict__.update(opts)
+
+    def resume_args(self):
+        """The arguments a --resume must repeat, JSON-able (stored in the checkpoint)."""
+        args = {k: getattr(self, k if k != "model" else "spec") for k in _RESUME_KEYS}
+        if self.data and os.path.exists(self.data):
+            args["data"] = os.path.abspath(self.data)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+
+
+def _image_data(o):
+    train_ds, val_ds = nb.data.load_images(o.data, image_size=o.image_size,
+                                           color_mode=o.color_mode,
+                                           validation_split=o.validation_split,
+                                           subset="both", seed=o.seed)
+    info = {"kind": "images", "task": "classification", "class_names": list(train_ds.class_names),
+            "image_size": list(o.image_size), "color_mode": o.color_mode}
+    return (train_ds.x, train_ds.y), (val_ds.x, val_ds.y), info
+
+
+def _tabular_data(o, kind):
+    if kind == "csv":
+        ds = nb.data.load_csv(o.data, target=o.target, task=o.task, missing=o.missing)
+    else:
+        if o.target is not None:
+            raise click.BadParameter("--target applies to CSV files only", param_hint="--target")
+        ds = nb.datasets.load(o.data)
+    n = len(ds.x)
+    n_val = int(n * o.validation_split)
+    if n_val < 1 or n_val >= n:
+        raise nb.DataError(f"{o.data}: --validation-split {o.validation_split} of {n} rows leaves "
+                           f"no {'validation' if n_val < 1 else 'training'} rows")
+    # A seeded shuffle before the split: files are often sorted by class.
+    order = np.random.default_rng(o.seed).permutation(n)
+    tr, va = np.sort(order[n_val:]), np.sort(order[:n_val])
+    pre = nb.data.Preprocessor().fit(ds.subset(tr), missing=o.missing)
+    info = {"kind": "tabular", "task": ds.task, "class_names": _names(ds.class_names),
+            "feature_names": _names(ds.feature_names), "preprocessor": pre.get_config()}
+    return (pre.transform(ds.x[tr]), ds.y[tr]), (pre.transform(ds.x[va]), ds.y[va]), info
+
+
+def _names(names):
+    return None if names is None else [str(n) for n in names]
+
+
+def _maybe_scale_target(model, task, ytr, yv):
+    """Regression with a linear Dense output: train on the standardised target and fold
+    the scale back into the last layer afterwards (see models.fold_target_scale)."""
+    if task != "regression" or not fold_target_scale(model, None, None, check_only=True):
+        return ytr, yv, None
+    mean, std = float(np.mean(ytr)), float(np.std(ytr))
+    std = std if std > 0 else 1.0
+    return (ytr - mean) / std, (yv - mean) / std, (mean, std)
+
+
+def _restore(model, ckpt, o):
+    config, _ = read_archive(ckpt)
+    saved = (config.get("extra") or {}).get("train_args") or {}
+    now = o.resume_args()
+    diff = [k for k in _RESUME_KEYS if k in saved and saved[k] != now[k]]
+    if diff:
+        flags = ", ".join(f"--{k.replace('_', '-')} {saved[k]!r} (now {now[k]!r})" for k in diff)
+        raise CliError(f"--resume: {ckpt} was written with different arguments: {flags}")
+    try:
+        restore_training_state(model, ckpt)
+    except (ValueError, KeyError) as e:
+        raise nb.ModelFileError(f"{ckpt}: does not fit this model ({e})") from None
+    return int((config.get("training") or {}).get("epoch", 0))
