@@ -223,11 +223,30 @@ class Sequential:
             if hasattr(layer, "emit_logits"):
                 layer.emit_logits = layer is last and self._fused_loss is not None
         self._active_loss = self._fused_loss or self.loss
+        self._fuse_batchnorm_relu()
         self._stochastic = [l for l in self._layers if hasattr(l, "step")]
         if self._metrics is None:
             self._metrics = [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape)
                              for m in self._metric_ids]
         self._loss_tracker = metrics_mod.Mean(name="loss")
+
+    def _fuse_batchnorm_relu(self):
+        """BatchNormalization followed by a plain ReLU: the normalisation kernel applies
+        the ReLU itself (one pass less over the data forward and backward), and the
+        ReLU layer passes through. Same numbers, bit for bit."""
+        from .layers.activations import ActivationBase
+        from .kernels.activations import RELU
+        from .layers.normalization import BatchNormalization
+        for layer in self._layers:
+            if isinstance(layer, BatchNormalization):
+                layer.fused_relu = False
+            if isinstance(layer, ActivationBase):
+                layer.fused_into_previous = False
+        for a, b in zip(self._layers, self._layers[1:]):
+            if (isinstance(a, BatchNormalization) and isinstance(b, ActivationBase)
+                    and b._code == RELU and not b.emit_logits):
+                a.fused_relu = True
+                b.fused_into_previous = True
 
     # ------------------------------------------------------------------ forward/backward
     def _forward(self, x, training):

@@ -35,13 +35,17 @@ def _pick(name, value, alias_name, alias):
 
 def _number(name, value, low=None, high=None, high_open=False):
     """A finite float within [low, high] (or [low, high)), else ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    real = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, real):
         raise ValueError(f"{name} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or (low is not None and value < low) or (
             high is not None and (value >= high if high_open else value > high)):
-        bounds = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {'in ' if high is not None else ''}{bounds}, got {value!r}")
+        if high is None:
+            bounds = f">= {low}"
+        else:
+            bounds = f"in [{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
     return value
 
 

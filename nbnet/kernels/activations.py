@@ -132,14 +132,19 @@ def act_forward(y, x, act, alpha):
     """x, y: (N,). y = f(x); y may be x (in place)."""
     n = x.shape[0]
     for c in prange((n + _CHUNK - 1) // _CHUNK):
-        hi = min(n, (c + 1) * _CHUNK)
-        if act == RELU:  # the common case gets its own vectorisable loop
-            for i in range(c * _CHUNK, hi):
-                v = x[i]
-                y[i] = 0.0 if v < 0.0 else v
+        lo, hi = c * _CHUNK, min(n, (c + 1) * _CHUNK)
+        # NOTE: chunk views indexed from 0 (not global indices) let LLVM vectorise.
+        x_, y_ = x[lo:hi], y[lo:hi]
+        if act == RELU:  # the common cases get their own vectorisable loops
+            for i in range(hi - lo):
+                v = x_[i]
+                y_[i] = 0.0 if v < 0.0 else v
+        elif act == LINEAR:
+            for i in range(hi - lo):
+                y_[i] = x_[i]
         else:
-            for i in range(c * _CHUNK, hi):
-                y[i] = _act(x[i], act, alpha)
+            for i in range(hi - lo):
+                y_[i] = _act(x_[i], act, alpha)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -147,9 +152,17 @@ def act_backward(dx, dy, x, y, act, alpha):
     """dy, x, y, dx: (N,). dx = dy * f'(x) (overwrites dx; dx may be dy)."""
     n = x.shape[0]
     for c in prange((n + _CHUNK - 1) // _CHUNK):
-        hi = min(n, (c + 1) * _CHUNK)
-        for i in range(c * _CHUNK, hi):
-            dx[i] = dy[i] * _dact(x[i], y[i], act, alpha)
+        lo, hi = c * _CHUNK, min(n, (c + 1) * _CHUNK)
+        dx_, dy_, x_, y_ = dx[lo:hi], dy[lo:hi], x[lo:hi], y[lo:hi]
+        if act == RELU:
+            for i in range(hi - lo):
+                dx_[i] = dy_[i] if x_[i] > 0.0 else 0.0
+        elif act == LINEAR:
+            for i in range(hi - lo):
+                dx_[i] = dy_[i]
+        else:
+            for i in range(hi - lo):
+                dx_[i] = dy_[i] * _dact(x_[i], y_[i], act, alpha)
 
 
 # ---------------------------------------------------------------- row-wise

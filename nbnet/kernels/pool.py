@@ -40,18 +40,21 @@ def max_pool_forward(y, argmax, x, ph, pw, sh, sw, pad_top, pad_left):
         for ow in range(OW):
             w0 = max(ow * sw - pad_left, 0)
             w1 = min(ow * sw - pad_left + pw, W)
+            yo = y[n, oh, ow]
+            ao = argmax[n, oh, ow]
+            # channels innermost: contiguous reads; the first valid cell starts the max
             for c in range(C):
-                best = x[n, h0, w0, c]
-                arg = h0 * W + w0
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
+                yo[c] = x[n, h0, w0, c]
+                ao[c] = h0 * W + w0
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    for c in range(C):
                         v = x[n, h, w, c]
+                        best = yo[c]
                         # NaN wins (v != v) and then stays: nothing is > NaN
                         if v > best or (v != v and best == best):
-                            best = v
-                            arg = h * W + w
-                y[n, oh, ow, c] = best
-                argmax[n, oh, ow, c] = arg
+                            yo[c] = v
+                            ao[c] = h * W + w
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)

@@ -21,6 +21,9 @@ class ActivationBase(Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.emit_logits = False  # set by the model for a fused output + loss
+        # Set by the model when the preceding BatchNormalization applies this ReLU
+        # itself (fused_relu): the layer then passes data and gradients through.
+        self.fused_into_previous = False
         self._act_name, self._code, self._alpha = "linear", K.LINEAR, 0.0
 
     @property
@@ -30,7 +33,7 @@ class ActivationBase(Layer):
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self._x = x
-        if self.emit_logits or self._code == K.LINEAR:
+        if self.emit_logits or self._code == K.LINEAR or self.fused_into_previous:
             self._y = x
             return x
         y = self.buffer("y", x.shape)
@@ -47,7 +50,7 @@ class ActivationBase(Layer):
         if not self.need_input_grad:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype)
-        if self.emit_logits or self._code == K.LINEAR:
+        if self.emit_logits or self._code == K.LINEAR or self.fused_into_previous:
             return dy
         x, y = self._x, self._y
         dx = self.buffer("dx", x.shape)

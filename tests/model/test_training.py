@@ -147,3 +147,25 @@ def test_fit_argument_errors():
         model.fit(np.ones((2, 2)), np.ones(2), validation_split=1.5)
     with pytest.raises(ValueError, match="epochs"):
         model.fit(np.ones((2, 2)), np.ones(2), epochs=-1)
+
+
+def test_batchnorm_relu_fusion_changes_no_bit():
+    """The model fuses BatchNormalization + ReLU into one kernel; a linear Activation in
+    between prevents the fusion. Both must train to bitwise the same weights."""
+    x_tr, y_tr, _, _ = digits_split()
+
+    def train(separate):
+        nb.utils.set_random_seed(5)
+        mid = [layers.Activation("linear")] if separate else []
+        model = nb.Sequential([nb.Input(shape=(64,)), layers.Dense(32), layers.BatchNormalization(),
+                               *mid, layers.ReLU(), layers.Dense(10)])
+        model.compile("adam", nb.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x_tr, y_tr, epochs=2, batch_size=64, verbose=0)
+        bn = model.layers[1]
+        assert bn.fused_relu is not separate
+        return model.get_weights(), model.predict(x_tr)
+
+    (wa, pa), (wb, pb) = train(False), train(True)
+    for a, b in zip(wa, wb):
+        assert np.array_equal(a, b)
+    assert np.array_equal(pa, pb)
