@@ -49,18 +49,19 @@ def test_adamw_decays_before_the_update():
 
 # ---------------------------------------------------------------- torch.optim itself
 TORCH_CASES = [
-    (O.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), {}),
-    (O.SGD, dict(lr=0.1, momentum=0.9, dampening=0.3), {}),
-    (O.Adagrad, dict(lr=0.1, lr_decay=0.2, weight_decay=0.1, initial_accumulator_value=0.3), {}),
-    (O.RMSprop, dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1), {}),
-    (O.Adam, dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True), {}),
-    (O.AdamW, dict(lr=0.01, betas=(0.8, 0.9), amsgrad=True), {}),
-    (O.AdamW, dict(lr=0.01, weight_decay=0.3), {}),
+    (O.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (O.SGD, dict(lr=0.1, momentum=0.9, dampening=0.3)),
+    (O.Adagrad, dict(lr=0.1, lr_decay=0.2, weight_decay=0.1, initial_accumulator_value=0.3)),
+    (O.RMSprop, dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1)),
+    (O.Adam, dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True)),
+    (O.AdamW, dict(lr=0.01, betas=(0.8, 0.9), amsgrad=True)),
+    (O.AdamW, dict(lr=0.01, weight_decay=0.3)),
 ]
 
 
-@pytest.mark.parametrize("cls,kw,_", TORCH_CASES, ids=[f"{c.__name__}{i}" for i, (c, _, _) in enumerate(TORCH_CASES)])
-def test_matches_torch_optim(cls, kw, _):
+@pytest.mark.parametrize("cls,kw", TORCH_CASES,
+                         ids=[f"{c.__name__}{i}" for i, (c, _) in enumerate(TORCH_CASES)])
+def test_matches_torch_optim(cls, kw):
     torch = pytest.importorskip("torch")
     n, steps = 257, 6
     rng = np.random.default_rng(5)
@@ -213,10 +214,10 @@ def test_learning_rate_setter_validates():
 
 
 # ---------------------------------------------------------------- config and get()
-@pytest.mark.parametrize("opt", [O.SGD(0.2, 0.9, 0.0, True, 1e-4), O.Adagrad(0.3, 0.1, 0.2, 0.4, 1e-9),
-                                 O.RMSprop(0.1, 0.8, 1e-6, 0.3, True, 0.01),
-                                 O.Adam(0.1, 0.8, 0.95, 1e-6, 0.01, True), O.AdamW(weight_decay=0.2)],
-                         ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize("opt", [
+    O.SGD(0.2, 0.9, 0.0, True, 1e-4), O.Adagrad(0.3, 0.1, 0.2, 0.4, 1e-9),
+    O.RMSprop(0.1, 0.8, 1e-6, 0.3, True, 0.01), O.Adam(0.1, 0.8, 0.95, 1e-6, 0.01, True),
+    O.AdamW(weight_decay=0.2)], ids=lambda o: type(o).__name__)
 def test_config_round_trip(opt):
     cfg = json.loads(json.dumps(O.serialize(opt)))
     assert cfg["class_name"] == type(opt).__name__

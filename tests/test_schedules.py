@@ -64,7 +64,8 @@ def test_equals_pytorch(name, kw):
     tsched = getattr(torch.optim.lr_scheduler, name)(opt, **kw)
     ours = getattr(S, name)(**kw)
     for epoch in range(15):
-        assert ours.lr_at(epoch, BASE) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        torch_lr = opt.param_groups[0]["lr"]
+        assert ours.lr_at(epoch, BASE) == pytest.approx(torch_lr, rel=1e-9, abs=1e-15)
         opt.step()
         tsched.step()
 

@@ -28,7 +28,8 @@ CONFIGS = _configs()
 
 def _unique(rng, shape, dtype):
     """Values without ties (a scaled permutation, shuffled signs), so argmax is unique."""
-    v = (rng.permutation(int(np.prod(shape))) + 1.0) * 0.01 * rng.choice([-1, 1], size=shape).ravel()
+    n = int(np.prod(shape))
+    v = (rng.permutation(n) + 1.0) * 0.01 * rng.choice([-1, 1], size=n)
     return v.reshape(shape).astype(dtype)
 
 
