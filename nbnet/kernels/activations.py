@@ -198,7 +198,7 @@ def softmax_backward(dx, dy, y):
 
 # NOTE: no `reassoc` here: it would turn (x - m) - log(s) into x - (m + log(s)), which
 # loses the digits of log(s) when |m| is large.
-@njit(cache=True, parallel=True, fastmath={"nsz", "arcp", "contract"})
+@njit(cache=True, parallel=True, fastmath={"nsz", "arcp"})
 def log_softmax_forward(y, x):
     """x, y: (N, K). y[n] = (x[n] - max x[n]) - log(sum(exp(x[n] - max x[n])))."""
     N, K = x.shape
