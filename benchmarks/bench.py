@@ -81,14 +81,18 @@ def cnn_torch(m):
     return t
 
 
-def model_flops(m):
-    """Forward FLOPs of the matrix products per sample (what the sgemm limit bounds)."""
-    shape, total = m.input_shape, 0
+def model_flops(m, training=False):
+    """FLOPs of the matrix products per sample (what the sgemm limit bounds): the
+    forward ones, and for training also dW and dX of each layer but dX of the first
+    (nobody needs the gradient of the data, so neither framework computes it)."""
+    shape, total, first = m.input_shape, 0, None
     for l in m.layers:
         if isinstance(l, (layers.Dense, layers.Conv2D)):
-            total += l.flops(shape)
+            f = l.flops(shape)
+            total += 3 * f if training else f
+            first = f if first is None else first
         shape = l.compute_output_shape(shape)
-    return total
+    return total - first if training else total
 
 
 # ---------------------------------------------------------------- workloads
@@ -119,7 +123,7 @@ def train_workload(kind, batch, steps):
             F.cross_entropy(t(a), b).backward()
             opt.step()
 
-    return run_nb, run_torch, n, 3 * model_flops(m) * n, None
+    return run_nb, run_torch, n, model_flops(m, training=True) * n, None
 
 
 def predict_workload(batch, steps):

@@ -22,6 +22,56 @@ _CHUNK = 4096  # elements per partial sum in the pointwise losses (fixed)
 _MSE, _MAE, _HUBER, _SMOOTH_L1, _BCE_PROBS, _BCE_LOGITS = 0, 1, 2, 3, 4, 5
 
 
+_ROWS = 16  # rows per parallel task in the softmax cross-entropies (fixed)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _exp_neg_f32_parts(d):
+    """exp(-d) = y * 2^-n for a float32 d >= 0, in float32 arithmetic and without a
+    libm call, so that loops around it vectorise: Cephes' expf (range reduction by
+    ln 2 split in two parts, degree-6 polynomial); relative error ~1e-7. Returns y
+    and the IEEE exponent bits of 2^-n (the caller multiplies through a view)."""
+    dd = min(d, np.float32(87.0))
+    # n = round(d / ln 2); d >= 0, so truncation is floor (and vectorises)
+    ni = np.int32(dd * np.float32(1.44269504088896341) + np.float32(0.5))
+    nf = np.float32(ni)
+    x = nf * np.float32(0.693359375) - dd + nf * np.float32(-2.12194440e-4)
+    y = ((((np.float32(1.9875691500e-4) * x + np.float32(1.3981999507e-3)) * x
+           + np.float32(8.3334519073e-3)) * x + np.float32(4.1665795894e-2)) * x
+         + np.float32(1.6666665459e-1)) * x + np.float32(5.0000001201e-1)
+    y = y * (x * x) + x + np.float32(1.0)
+    return y, (np.int32(127) - ni) << 23
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _softmax_numerators(g, z, bits):
+    """g[k] = exp(z[k] - max z) for one row; returns (max z, sum_k g[k]) in float64.
+    bits: int32 scratch (K,). float32 rows use the vectorised polynomial exp, float64
+    rows np.exp (exact to the last bit the tests ask for)."""
+    K = z.shape[0]
+    m = z[0]
+    for k in range(1, K):
+        m = max(m, z[k])
+    s = 0.0
+    if z.itemsize == 4:  # a compile-time constant: one branch is folded away
+        scale = bits.view(np.float32)
+        for k in range(K):
+            y, b = _exp_neg_f32_parts(m - z[k])
+            g[k] = y
+            bits[k] = b
+        for k in range(K):
+            e = g[k] * scale[k]
+            e = e if m - z[k] < np.float32(87.0) else np.float32(0.0)
+            g[k] = e
+            s += e
+    else:
+        for k in range(K):
+            e = np.exp(np.float64(z[k]) - m)
+            g[k] = e
+            s += e
+    return np.float64(m), s
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def softmax_ce_sparse(grad, logits, labels, smoothing):
     """logits, grad: (N, K); labels: int64 (N,) in [0, K). Returns
@@ -31,25 +81,26 @@ def softmax_ce_sparse(grad, logits, labels, smoothing):
     rows = np.empty(N)
     on = 1.0 - smoothing
     off = smoothing / K
-    for n in prange(N):
-        m = np.float64(logits[n, 0])
-        for k in range(1, K):
-            m = max(m, np.float64(logits[n, k]))
-        s = 0.0
-        gap = 0.0  # sum_k (m - z_k), for the smoothing term
-        for k in range(K):
-            d = m - np.float64(logits[n, k])
-            e = np.exp(-d)
-            grad[n, k] = e
-            s += e
-            gap += d
-        lab = labels[n]
-        # sum_k t_k (lse - z_k) = sum_k t_k (m - z_k) + log(s): no cancellation
-        rows[n] = on * (m - np.float64(logits[n, lab])) + off * gap + np.log(s)
-        r = 1.0 / s
-        for k in range(K):
-            t = off + on if k == lab else off
-            grad[n, k] = (grad[n, k] * r - t) / N
+    inv_n = 1.0 / N
+    for blk in prange((N + _ROWS - 1) // _ROWS):
+        bits = np.empty(K, np.int32)
+        for n in range(blk * _ROWS, min(N, (blk + 1) * _ROWS)):
+            z, g = logits[n], grad[n]
+            m, s = _softmax_numerators(g, z, bits)
+            lab = labels[n]
+            # sum_k t_k (lse - z_k) = sum_k t_k (m - z_k) + log(s): no cancellation
+            loss = on * (m - np.float64(z[lab])) + np.log(s)
+            if off != 0.0:
+                gap = 0.0  # sum_k (m - z_k)
+                for k in range(K):
+                    gap += m - np.float64(z[k])
+                loss += off * gap
+            rows[n] = loss
+            a = g.dtype.type(inv_n / s)
+            b = g.dtype.type(off * inv_n)
+            for k in range(K):
+                g[k] = g[k] * a - b
+            g[lab] -= g.dtype.type(on * inv_n)
     total = 0.0
     for n in range(N):
         total += rows[n]
@@ -65,26 +116,22 @@ def softmax_ce_dense(grad, logits, targets, smoothing):
     rows = np.empty(N)
     on = 1.0 - smoothing
     off = smoothing / K
-    for n in prange(N):
-        m = np.float64(logits[n, 0])
-        for k in range(1, K):
-            m = max(m, np.float64(logits[n, k]))
-        s = 0.0
-        tsum = 0.0
-        acc = 0.0  # sum_k t_k (m - z_k)
-        for k in range(K):
-            d = m - np.float64(logits[n, k])
-            e = np.exp(-d)
-            grad[n, k] = e
-            s += e
-            t = on * np.float64(targets[n, k]) + off
-            tsum += t
-            acc += t * d
-        rows[n] = acc + tsum * np.log(s)
-        r = tsum / s
-        for k in range(K):
-            t = on * np.float64(targets[n, k]) + off
-            grad[n, k] = (grad[n, k] * r - t) / N
+    inv_n = 1.0 / N
+    for blk in prange((N + _ROWS - 1) // _ROWS):
+        bits = np.empty(K, np.int32)
+        for n in range(blk * _ROWS, min(N, (blk + 1) * _ROWS)):
+            z, g, tn = logits[n], grad[n], targets[n]
+            m, s = _softmax_numerators(g, z, bits)
+            tsum = 0.0
+            acc = 0.0  # sum_k t_k (m - z_k)
+            for k in range(K):
+                t = on * np.float64(tn[k]) + off
+                tsum += t
+                acc += t * (m - np.float64(z[k]))
+            rows[n] = acc + tsum * np.log(s)
+            r = tsum / s
+            for k in range(K):
+                g[k] = (g[k] * r - (on * np.float64(tn[k]) + off)) * inv_n
     total = 0.0
     for n in range(N):
         total += rows[n]
