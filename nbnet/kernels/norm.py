@@ -31,7 +31,7 @@ from . import FASTMATH as _FASTMATH
 FASTMATH = set(_FASTMATH)
 
 _FB = 64      # features per parallel block in the _2d kernels
-_ROWS = 512   # rows per chunk in the _tall kernels (fixed: never the thread count)
+_ROWS = 128   # rows per chunk in the _tall kernels (fixed: never the thread count)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
