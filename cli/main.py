@@ -13,6 +13,7 @@ import numpy as np
 import nbnet as nb
 from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_out_path, data_kind,
                               load_model_or_spec)
+from nbnet.cli.profile import profile
 from nbnet.cli.train import train
 from nbnet.saving import atomic_write_text
 
@@ -62,6 +63,7 @@ def main():
 
 
 main.add_command(train)
+main.add_command(profile)
 
 
 @main.command(context_settings={"show_default": True})

@@ -1,0 +1,276 @@
+"""Where a training step's time goes: per layer, against this machine's limits.
+
+    prof = nb.profiler.profile(model, batch_size=128, steps=20)
+    print(prof.table())
+    prof.to_chrome_trace("trace.json")            # open in https://ui.perfetto.dev
+    print(nb.profiler.scaling(model, threads=[1, 2, 4]).table())
+
+Each layer's forward and backward is timed around the same calls the model's training
+step makes (median over `steps`); the optimizer update and the loss are rows of their
+own. FLOPs come from `layer.flops`: backward counts its forward once for dW (layers with
+weights) and once for dL/dx (unless it is the first layer, whose dL/dx nobody needs).
+Memory rooflines are DRAM bandwidth: a layer whose data stay in cache can exceed 100 %. Bytes are an estimate of the memory traffic: forward reads the input and the
+parameters and writes the output; backward reads dL/dy, the input and the parameters and
+writes dL/dx and the parameter gradients. Each row is compared with the roofline of
+this machine (`nbnet.machine.peaks`: sgemm GFLOP/s and STREAM-triad GB/s at the current
+thread count): "compute" or "memory" by which roofline time is larger, "overhead" when
+the measured time is more than 5x that larger roofline time.
+"""
+import json
+import statistics
+import time
+
+import numpy as np
+
+from . import losses as L
+from .machine import peaks
+from .threads import get_num_threads, set_num_threads
+
+OVERHEAD_FACTOR = 5.0
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else 0.0
+
+
+def synthetic_data(model, n, seed=0):
+    """Inputs shaped like the model's, and targets that fit its loss."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n,) + tuple(model.input_shape[1:])).astype(model.dtype)
+    out = model.output_shape[1:]
+    k = out[-1] if out else 1
+    if isinstance(model.loss, L.SparseCategoricalCrossentropy):
+        y = rng.integers(0, k, n)
+    elif isinstance(model.loss, L.CategoricalCrossentropy):
+        y = np.eye(k, dtype=model.dtype)[rng.integers(0, k, n)]
+    elif isinstance(model.loss, L.BinaryCrossentropy):
+        y = rng.integers(0, 2, (n,) + tuple(out)).astype(model.dtype)
+    else:
+        y = rng.standard_normal((n,) + tuple(out)).astype(model.dtype)
+    return x, y
+
+
+def _ensure_compiled(model):
+    """An uncompiled model is compiled with Adam and a loss fitting its output: sparse
+    cross-entropy (from logits unless it ends in softmax) for several outputs, MSE for one."""
+    if model.compiled:
+        return
+    k = model.output_shape[-1]
+    act = getattr(model.layers[-1], "final_activation", None)
+    loss = (L.SparseCategoricalCrossentropy(from_logits=act != "softmax") if k and k > 1
+            else L.MeanSquaredError())
+    model.compile("adam", loss)
+
+
+class Profile:
+    """Result of profile(): .rows (dicts), .step_s (measured un-instrumented step),
+    .parts_s (sum of the rows), .compile_s, .batch_size, .threads, .peaks, .events."""
+
+    def __init__(self, rows, step_s, compile_s, batch_size, threads, machine, events):
+        self.rows, self.step_s, self.compile_s = rows, step_s, compile_s
+        self.batch_size, self.threads, self.peaks, self.events = batch_size, threads, machine, events
+        self.parts_s = sum(r["forward_s"] + r["backward_s"] for r in rows)
+
+    def table(self):
+        p = self.peaks
+        head = (f"batch {self.batch_size}, {self.threads} thread(s); this machine: sgemm "
+                f"{p['gflops']:.1f} GFLOP/s, triad {p['gbps']:.1f} GB/s")
+        cols = ("layer", "forward ms", "backward ms", "% step", "GFLOP/s", "GB/s", "% roof", "bound")
+        lines = []
+        for r in self.rows:
+            t = r["forward_s"] + r["backward_s"]
+            lines.append((r["name"], f"{r['forward_s'] * 1e3:.3f}", f"{r['backward_s'] * 1e3:.3f}",
+                          f"{100 * t / self.step_s:.1f}", f"{r['gflops']:.1f}", f"{r['gbps']:.1f}",
+                          f"{100 * r['peak_fraction']:.0f}", r["bound"]))
+        widths = [max(len(c), *(len(l[i]) for l in lines)) for i, c in enumerate(cols)]
+        fmt = lambda cells: "  ".join(c.ljust(w) if i in (0, 7) else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+        out = [head, fmt(cols), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines]
+        out.append(f"sum of parts {self.parts_s * 1e3:.3f} ms, measured step {self.step_s * 1e3:.3f} ms "
+                   f"(ratio {self.parts_s / self.step_s:.2f}); {self.batch_size / self.step_s:,.0f} samples/s")
+        out.append(f"JIT compile (first step minus a warm one): {self.compile_s:.2f} s")
+        return "\n".join(out)
+
+    def to_chrome_trace(self, path=None):
+        """Chrome trace JSON (Perfetto, chrome://tracing): one event per layer phase per
+        profiled step. Returns the JSON text; writes it atomically when path is given."""
+        text = json.dumps({"traceEvents": self.events, "displayTimeUnit": "ms",
+                           "otherData": {"batch_size": self.batch_size, "threads": self.threads}})
+        if path is not None:
+            from .saving import atomic_write_text
+            atomic_write_text(path, text)
+        return text
+
+
+def _classify(seconds, flops, nbytes, machine):
+    t_compute = flops / (machine["gflops"] * 1e9)
+    t_memory = nbytes / (machine["gbps"] * 1e9)
+    roof = max(t_compute, t_memory)
+    if seconds > OVERHEAD_FACTOR * roof:
+        return "overhead", roof / seconds if seconds else 0.0
+    return ("compute" if t_compute >= t_memory else "memory"), roof / seconds if seconds else 0.0
+
+
+def profile(model, x=None, y=None, batch_size=128, steps=20, threads=None, trace=None, warmup=3):
+    """Profile `steps` training steps of `model` at `batch_size` (see the module doc)."""
+    if batch_size < 1 or steps < 1:
+        raise ValueError("batch_size and steps must be positive")
+    old_threads = get_num_threads()
+    if threads is not None:
+        set_num_threads(int(threads))
+    try:
+        _ensure_compiled(model)
+        if x is None:
+            if not model.built:
+                raise ValueError("profile() without data needs a built model (an Input shape)")
+            x, y = synthetic_data(model, batch_size)
+        x, y = model._prepare_xy(x, y, "profile")
+        model._ensure_packed()
+        model._prepare_loss()
+        xb, yb = np.ascontiguousarray(x[:batch_size]), np.ascontiguousarray(y[:batch_size])
+        n_threads = get_num_threads()  # the user's count (small steps lower Numba's inside)
+        with model._kernel_threads(len(xb)):
+            return _profile(model, xb, yb, steps, warmup, trace, n_threads)
+    finally:
+        set_num_threads(old_threads)
+
+
+def _profile(model, xb, yb, steps, warmup, trace, n_threads):
+    layers = model.layers
+    names = [f"{l.name} ({type(l).__name__})" for l in layers]
+    t0 = time.perf_counter()
+    model._train_step(xb, yb)  # compiles what is not cached yet
+    first = time.perf_counter() - t0
+    for _ in range(warmup):
+        model._train_step(xb, yb)
+    fwd = [[] for _ in layers]
+    bwd = [[] for _ in layers]
+    loss_t, opt_t, measured, events = [], [], [], []
+    start = model._first_trainable
+    n_tr = model._n_trainable
+    clock0 = time.perf_counter()
+
+    def event(name, cat, t_a, t_b, step):
+        events.append({"name": name, "cat": cat, "ph": "X", "pid": 1, "tid": 1,
+                       "ts": (t_a - clock0) * 1e6, "dur": (t_b - t_a) * 1e6, "args": {"step": step}})
+
+    for step in range(steps):
+        # the un-instrumented step, for comparison
+        t_a = time.perf_counter()
+        model._train_step(xb, yb)
+        measured.append(time.perf_counter() - t_a)
+        # the same calls as Sequential._train_step, timed one by one
+        it = model.optimizer.iterations
+        for layer in model._stochastic:
+            layer.step = it
+        out = xb
+        for i, layer in enumerate(layers):
+            t_a = time.perf_counter()
+            out = layer.forward(out, training=True)
+            t_b = time.perf_counter()
+            fwd[i].append(t_b - t_a)
+            event(names[i], "forward", t_a, t_b, step)
+        grad = layers[-1].buffer("_loss_grad", out.shape)
+        t_a = time.perf_counter()
+        model._active_loss.forward_backward(grad, out, yb)
+        t_b = time.perf_counter()
+        loss_t.append(t_b - t_a)
+        event("loss", "loss", t_a, t_b, step)
+        dy = grad
+        for i in range(len(layers) - 1, start - 1, -1):
+            t_a = time.perf_counter()
+            dy = layers[i].backward(dy)
+            t_b = time.perf_counter()
+            bwd[i].append(t_b - t_a)
+            event(names[i], "backward", t_a, t_b, step)
+        t_a = time.perf_counter()
+        if n_tr:
+            model.optimizer.step(model._flat_w[:n_tr], model._flat_g[:n_tr])
+        t_b = time.perf_counter()
+        opt_t.append(t_b - t_a)
+        event("optimizer update", "update", t_a, t_b, step)
+
+    machine = peaks(n_threads)
+    B = len(xb)
+    item = model.dtype.itemsize
+    rows, shape = [], model.input_shape
+    for i, layer in enumerate(layers):
+        out_shape = layer.compute_output_shape(shape)
+        n_in = B * int(np.prod(shape[1:]))
+        n_out = B * int(np.prod(out_shape[1:]))
+        n_par = layer.count_params()
+        f_fwd = B * layer.flops(shape)
+        has_w = bool(layer.trainable_weights)
+        # backward: dW (if weights) and dL/dx (if a layer before needs it)
+        f_bwd = (f_fwd * (int(has_w) + int(layer.need_input_grad))) if i >= start else 0
+        b_fwd = (n_in + n_out + n_par) * item
+        b_bwd = (2 * n_out + n_in + 2 * n_par) * item if i >= start else 0
+        tf, tb = _median(fwd[i]), _median(bwd[i])
+        t = tf + tb
+        bound, frac = _classify(t, f_fwd + f_bwd, b_fwd + b_bwd, machine)
+        if getattr(layer, "fused_into_previous", False):  # done by the previous kernel
+            f_fwd = f_bwd = b_fwd = b_bwd = 0
+            bound, frac = "fused", 0.0
+        rows.append({"name": names[i], "forward_s": tf, "backward_s": tb, "flops": f_fwd + f_bwd,
+                     "bytes": b_fwd + b_bwd, "gflops": (f_fwd + f_bwd) / t / 1e9 if t else 0.0,
+                     "gbps": (b_fwd + b_bwd) / t / 1e9 if t else 0.0, "peak_fraction": frac,
+                     "bound": bound})
+        shape = out_shape
+    k = int(np.prod(model.output_shape[1:]))
+    t = _median(loss_t)
+    nb_loss = 2 * B * k * item
+    bound, frac = _classify(t, 0, nb_loss, machine)
+    rows.append({"name": "loss", "forward_s": t, "backward_s": 0.0, "flops": 0, "bytes": nb_loss,
+                 "gflops": 0.0, "gbps": nb_loss / t / 1e9 if t else 0.0, "peak_fraction": frac,
+                 "bound": bound})
+    t = _median(opt_t)
+    state = sum(v.size for k_, v in model.optimizer.get_state().items()
+                if k_ not in ("iterations", "learning_rate"))
+    nb_opt = (2 * n_tr + n_tr + 2 * state) * item  # read+write w, read g, read+write state
+    bound, frac = _classify(t, 0, nb_opt, machine)
+    rows.append({"name": "optimizer update", "forward_s": 0.0, "backward_s": t, "flops": 0,
+                 "bytes": nb_opt, "gflops": 0.0, "gbps": nb_opt / t / 1e9 if t else 0.0,
+                 "peak_fraction": frac, "bound": bound})
+    step_s = _median(measured)
+    prof = Profile(rows, step_s, max(0.0, first - step_s), B, n_threads, machine, events)
+    if trace is not None:
+        prof.to_chrome_trace(trace)
+    return prof
+
+
+class Scaling:
+    """Result of scaling(): .profiles (one per thread count) and .table()."""
+
+    def __init__(self, profiles):
+        self.profiles = profiles
+
+    def table(self):
+        base = self.profiles[0]
+        t0 = base.threads
+        head = ["layer"] + [f"{p.threads}T ms" for p in self.profiles] + \
+               [f"{p.threads}T speedup/eff" for p in self.profiles[1:]]
+        names = [r["name"] for r in base.rows] + ["whole step"]
+
+        def times(p):
+            return [r["forward_s"] + r["backward_s"] for r in p.rows] + [p.step_s]
+
+        cols = [times(p) for p in self.profiles]
+        lines = []
+        for j, name in enumerate(names):
+            cells = [name] + [f"{c[j] * 1e3:.3f}" for c in cols]
+            for p, c in zip(self.profiles[1:], cols[1:]):
+                sp = cols[0][j] / c[j] if c[j] else 0.0
+                cells.append(f"{sp:.2f}x / {100 * sp / (p.threads / t0):.0f}%")
+            lines.append(cells)
+        widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+        fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+        return "\n".join([f"thread scaling at batch {base.batch_size} (speedup and efficiency "
+                          f"against {t0} thread(s))", fmt(head), fmt(["-" * w for w in widths])]
+                         + [fmt(l) for l in lines])
+
+
+def scaling(model, x=None, y=None, threads=(1, 2), batch_size=128, steps=20, **kw):
+    """profile() at each thread count; speedup and efficiency per layer and per step."""
+    return Scaling([profile(model, x, y, batch_size=batch_size, steps=steps, threads=t, **kw)
+                    for t in threads])
