@@ -3,6 +3,7 @@
 Everything that can be wrong with the input (data, flags, spec) is checked before any
 file is written: a failed run leaves --out, --log and the checkpoint untouched."""
 import os
+import sys
 
 import click
 import numpy as np
@@ -85,6 +86,10 @@ class _EveryNEpochs(nb.callbacks.Callback):
                    "weights. Default: off.")
 @click.option("--missing", type=click.Choice(["error", "drop", "mean"]), default="error",
               help="Missing CSV values: fail, drop the rows, or fill with the column mean.")
+@click.option("--distributed", is_flag=True, default=False,
+              help="Data-parallel over the ranks of an MPI job: run as `mpiexec -n 4 python -m "
+                   "mpi4py -m nbnet.cli train --distributed ...` (needs nbnet[mpi]); rank 0 "
+                   "prints and writes.")
 def train(**opts):
     """Train a model on DATA: a CSV file, a folder of class subfolders of images, or a
     bundled data set name (see `nbnet datasets`). Default DATA: digits."""
@@ -96,6 +101,14 @@ def train(**opts):
     if o.threads:
         nb.set_num_threads(o.threads)
     nb.utils.set_random_seed(o.seed)
+    rank0 = True
+    if o.distributed:
+        try:
+            rank0 = nb.distributed.rank() == 0
+        except RuntimeError as e:
+            raise CliError(f"--distributed: {e}") from None
+        if not rank0:  # only rank 0 prints; callbacks and files are rank 0's too
+            sys.stdout = open(os.devnull, "w")
 
     # 1. Data (every DataError surfaces here, before anything is written).
     kind = data_kind(o.data)
@@ -149,14 +162,16 @@ def train(**opts):
         callbacks.append(nb.callbacks.EarlyStopping(monitor="val_loss", patience=o.early_stopping,
                                                     restore_best_weights=True))
     model.fit(xtr, ytr, batch_size=o.batch_size, epochs=o.epochs, verbose=1,
-              callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch)
+              callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch,
+              distributed=o.distributed)
 
     # 4. Final model: predictions in the target's own units, then metrics and save.
     if scale:
         fold_target_scale(model, *scale)
         yv = yv * scale[1] + scale[0]
     logs = model.evaluate(xv, yv, batch_size=o.batch_size, verbose=0, return_dict=True)
-    model.save(o.out)
+    if rank0:
+        model.save(o.out)
     metrics = " - ".join(f"val_{k}: {v:.4f}" for k, v in logs.items())
     click.echo(f"Done: {metrics} - model written to {o.out}")
 

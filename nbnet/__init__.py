@@ -21,6 +21,6 @@ from .layers.input import Input, InputLayer  # noqa: F401
 from .model import Sequential  # noqa: F401
 from .saving import load_model  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
-from . import machine, profiler  # noqa: F401,E402
+from . import distributed, machine, profiler  # noqa: F401,E402
 
 Model = Sequential

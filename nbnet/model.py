@@ -48,6 +48,7 @@ class Sequential:
         self._initial_epoch = None
         self._interrupted = False
         self._samples_seen = 0
+        self._comm = None
         for layer in layers or []:
             self.add(layer)
 
@@ -268,17 +269,26 @@ class Sequential:
             out = apply_output_activation(self._final_act, out)
         return out
 
-    def _train_step(self, xb, yb):
+    def _train_step(self, xb, yb, global_batch=None):
+        """One optimizer step. With global_batch (a distributed fit), xb is this rank's
+        shard: its loss gradient is weighted by len(xb) / global_batch, and one
+        Allreduce of the flat gradient buffer gives the gradient of the global mean."""
         step = self.optimizer.iterations
         for layer in self._stochastic:
             layer.step = step
         out = self._forward(xb, training=True)
         grad = self._layers[-1].buffer("_loss_grad", out.shape)
         loss = self._active_loss.forward_backward(grad, out, yb)
+        if global_batch is not None:
+            share = len(xb) / global_batch
+            grad *= grad.dtype.type(share)
+            loss = float(self._comm.allreduce_(np.array([loss * share]))[0])
         dy = grad
         for layer in reversed(self._layers[self._first_trainable:]):
             dy = layer.backward(dy)
         n = self._n_trainable
+        if global_batch is not None:
+            self._comm.allreduce_(self._flat_g[:n])
         if n:
             self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
         return loss, out
@@ -298,10 +308,19 @@ class Sequential:
     # ------------------------------------------------------------------ training
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            steps_per_epoch=None, **kwargs):
+            steps_per_epoch=None, distributed=False, **kwargs):
+        """Keras' fit. distributed=True trains data-parallel over the ranks of an MPI
+        job (see nbnet.distributed; run the script under mpiexec)."""
         if kwargs:
             raise TypeError(f"fit() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("fit")
+        comm = None
+        if distributed:
+            from . import distributed as dist
+            from .threads import set_num_threads, user_set_threads
+            comm = dist.communicator()
+            if not user_set_threads():
+                set_num_threads(dist.default_threads(comm.size))
         batch_size = _check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -325,9 +344,14 @@ class Sequential:
         if self._shuffle_seed is None:
             self._shuffle_seed = int(nbrandom.generator().integers(2**63 - 1))
         n = len(x)
-        bounds = merge_tail(n, batch_size, self._has_batchnorm())
+        bounds = merge_tail(n, batch_size, self._has_batchnorm() or comm is not None,
+                            2 if comm is None else comm.size)
         if steps_per_epoch:
             bounds = bounds[:steps_per_epoch]
+        if comm is not None:
+            dist.check_batches(bounds, comm.size)
+            if comm.rank != 0:  # only rank 0 runs callbacks, prints and writes
+                callbacks, verbose = [], 0
         # As Keras: the user's callbacks first, then History and the progress bar, so
         # that what a callback adds to the epoch logs (learning_rate) is recorded.
         self.history = cbks.History()
@@ -343,12 +367,35 @@ class Sequential:
         xb_buf = {}
         cbl.on_train_begin()
         start = self._initial_epoch if self._initial_epoch is not None else initial_epoch
-        with self._kernel_threads(batch_size):
-            logs = self._fit_epochs(x, y, xv, yv, bounds, batch_size, shuffle, start, epochs,
-                                    cbl, xb_buf)
+        if comm is not None:  # rank 0's state (after BackupAndRestore) on every rank
+            dist.sync_model(self, comm)
+            start = comm.bcast(start)
+        self._comm = comm
+        for layer in self._layers:
+            if hasattr(layer, "comm"):
+                layer.comm = comm
+        try:
+            with self._kernel_threads(batch_size if comm is None else batch_size // comm.size):
+                logs = self._fit_epochs(x, y, xv, yv, bounds, batch_size, shuffle, start, epochs,
+                                        cbl, xb_buf)
+        finally:
+            self._comm = None
+            for layer in self._layers:
+                if hasattr(layer, "comm"):
+                    layer.comm = None
         self._interrupted = False
         cbl.on_train_end(logs)
+        if comm is not None:  # e.g. EarlyStopping restored the best weights on rank 0
+            for w in self.weights:
+                comm.bcast_(w.value)
         return self.history
+
+    def _sync_flags(self):
+        """Rank 0's stop_training and learning rate on every rank (callbacks run there)."""
+        stop, lr = self._comm.bcast((self.stop_training, float(self.optimizer.learning_rate)))
+        self.stop_training = stop
+        if lr != float(self.optimizer.learning_rate):
+            self.optimizer.learning_rate = lr
 
     def _fit_epochs(self, x, y, xv, yv, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
         n = len(x)
@@ -360,14 +407,30 @@ class Sequential:
             cbl.on_epoch_begin(epoch)
             order = (np.random.default_rng([self._shuffle_seed, epoch]).permutation(n)
                      if shuffle else None)
+            comm = self._comm
             for step, (s, e) in enumerate(bounds):
                 cbl.on_train_batch_begin(step)
-                xb, yb = _gather(x, y, order, s, e, xb_buf)
-                loss, out = self._train_step(xb, yb)
-                self._update_metrics(loss, out, yb)
+                if comm is None:
+                    xb, yb = _gather(x, y, order, s, e, xb_buf)
+                    loss, out = self._train_step(xb, yb)
+                    self._update_metrics(loss, out, yb)
+                else:  # this rank's shard of the global batch [s, e)
+                    from .distributed import shard
+                    a, b = shard(s, e, comm.rank, comm.size)
+                    xb, yb = _gather(x, y, order, a, b, xb_buf)
+                    loss, out = self._train_step(xb, yb, global_batch=e - s)
+                    if self._metrics:
+                        parts = comm.allgather((np.array(out), np.array(yb)))
+                        out = np.concatenate([p[0] for p in parts])
+                        yb = np.concatenate([p[1] for p in parts])
+                    else:
+                        yb = np.empty(e - s)  # only its length counts
+                    self._update_metrics(loss, out, yb)
                 self._samples_seen = e
                 logs = self._logs()
                 cbl.on_train_batch_end(step, logs)
+                if comm is not None:
+                    self._sync_flags()
                 if self.stop_training:
                     break
             epoch_logs = dict(logs)
@@ -375,6 +438,8 @@ class Sequential:
                 val = self._evaluate_arrays(xv, yv, batch_size)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cbl.on_epoch_end(epoch, epoch_logs)
+            if self._comm is not None:
+                self._sync_flags()
             if self.stop_training:
                 break
         return logs

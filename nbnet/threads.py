@@ -9,6 +9,7 @@ import numba
 from threadpoolctl import threadpool_limits
 
 _limiter = None
+_user_set = False
 
 
 def _cores():
@@ -20,7 +21,8 @@ def _cores():
 
 def set_num_threads(n):
     """Use `n` threads in Numba kernels and in BLAS (numpy's matrix products)."""
-    global _limiter
+    global _limiter, _user_set
+    _user_set = True
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"number of threads must be a positive integer, got {n!r}")
     n = min(n, numba.config.NUMBA_NUM_THREADS)
@@ -37,3 +39,8 @@ def get_num_threads():
 
 def default_num_threads():
     return min(_cores(), numba.config.NUMBA_NUM_THREADS)
+
+
+def user_set_threads():
+    """Whether set_num_threads was called (a distributed fit then keeps the count)."""
+    return _user_set

@@ -104,10 +104,11 @@ def apply_output_activation(act, logits):
     raise ValueError(f"no fused output path for activation {act!r}")
 
 
-def merge_tail(n, batch_size, merge_single):
-    """Batch bounds [(start, end)]; with batch normalisation a last batch of ONE sample
-    (whose batch variance is undefined) is merged into the previous batch."""
+def merge_tail(n, batch_size, merge_small, minimum=2):
+    """Batch bounds [(start, end)]. With merge_small, a last batch of fewer than
+    `minimum` samples (at least 2) is merged into the previous batch: one sample has no
+    batch variance (batch normalisation), and a distributed fit needs a sample per rank."""
     bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
-    if merge_single and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    if merge_small and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < max(2, minimum):
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds

@@ -44,6 +44,8 @@ class BatchNormalization(Layer):
             initializers.get(v)  # fail early on an unknown name
         # NOTE: set by the model to fuse a following ReLU (y = max(bn(x), 0)); not config.
         self.fused_relu = False
+        # NOTE: set by a distributed fit (nbnet.distributed): statistics over all ranks.
+        self.comm = None
         self.gamma = self.beta = None
 
     # ---------------------------------------------------------------- build
@@ -89,12 +91,17 @@ class BatchNormalization(Layer):
         inv_std = self.buffer("inv_std", (c,), np.float64)
         relu = bool(self.fused_relu)
         self._train_mode = bool(training) and self.trainable
-        if self._train_mode:
+        if self._train_mode and self.comm is not None:
+            from .. import distributed
+            self._n_global = distributed.bn_forward_train(self.comm, y2, mean, inv_std, x2, gamma,
+                                                          beta, self.epsilon, relu)
+        elif self._train_mode:
             if m < 2:
                 raise DataError(f"{self.name}: BatchNormalization cannot train on one value "
                                 f"per channel (input shape {x.shape}); use a batch size of "
                                 f"at least 2, or call it with training=False")
             K.batchnorm_forward_train_tall(y2, mean, inv_std, x2, gamma, beta, self.epsilon, relu)
+        if self._train_mode:
             # moving = momentum * moving + (1 - momentum) * batch (biased variance,
             # recovered exactly enough in float64 from inv_std = 1/sqrt(var + eps))
             var = np.maximum(1.0 / (inv_std * inv_std) - self.epsilon, 0.0)
@@ -122,7 +129,13 @@ class BatchNormalization(Layer):
         if self._train_mode:
             dgamma = self.gamma.grad if self.scale else self.buffer("dgamma", (c,))
             dbeta = self.beta.grad if self.center else self.buffer("dbeta", (c,))
-            K.batchnorm_backward_tall(dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma, beta, relu)
+            if self.comm is not None:
+                from .. import distributed
+                distributed.bn_backward_train(self.comm, self._n_global, dx2, dgamma, dbeta, dy2,
+                                              x2, mean, inv_std, gamma, beta, relu)
+            else:
+                K.batchnorm_backward_tall(dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma,
+                                          beta, relu)
         else:
             # fixed statistics: an affine map, dx = dy * gamma * inv_std
             K.batchnorm_backward_infer(dx2, dy2, x2, mean, inv_std, gamma, beta, relu)

@@ -169,3 +169,14 @@ def test_truncated_file_names_itself(tmp_path):
         nb.load_model(tmp_path / "text.nbnet")
     with pytest.raises(nb.ModelFileError, match="missing.nbnet"):
         nb.load_model(tmp_path / "missing.nbnet")
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        model = make_model()
+        model(np.zeros((2, 64), "float32"))
+        model.save(tmp_path / "m.nbnet")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.nbnet").stat().st_mode & 0o777 == 0o644
