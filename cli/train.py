@@ -89,7 +89,7 @@ class _EveryNEpochs(nb.callbacks.Callback):
 @click.option("--distributed", is_flag=True, default=False,
               help="Data-parallel over the ranks of an MPI job: run as `mpiexec -n 4 python -m "
                    "mpi4py -m nbnet.cli train --distributed ...` (needs nbnet[mpi]); rank 0 "
-                   "prints and writes.")
+                   "prints and writes [default: off].")
 def train(**opts):
     """Train a model on DATA: a CSV file, a folder of class subfolders of images, or a
     bundled data set name (see `nbnet datasets`). Default DATA: digits."""
