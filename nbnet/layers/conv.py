@@ -16,11 +16,11 @@ receives dL/dz, as for Dense.
 """
 import numpy as np
 
-from .. import activations, initializers
+from .. import initializers
 from ..kernels import activations as KA
 from ..kernels import conv as KC
 from ..kernels import dense as KD
-from .base import Layer
+from .core import KernelLayer
 
 _COLS_BYTES = 64 << 20  # the most memory one im2col buffer may take
 
@@ -83,7 +83,7 @@ def _init_config(init):
     return init if isinstance(init, dict) else initializers.serialize(init)
 
 
-class Conv2D(Layer):
+class Conv2D(KernelLayer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -100,19 +100,7 @@ class Conv2D(Layer):
             raise NotImplementedError("Conv2D dilation_rate other than 1 is not supported")
         if groups != 1:
             raise NotImplementedError("Conv2D groups other than 1 is not supported")
-        self.activation = activations.get(activation)
-        self._act_name, self._code, self._alpha = activations.spec(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        initializers.get(kernel_initializer)  # fail early on an unknown name
-        initializers.get(bias_initializer)
-        self.emit_logits = False  # set by the model for a fused output + loss
-        self.kernel = self.bias = None
-
-    @property
-    def final_activation(self):
-        return self._act_name
+        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         check_4d(self, input_shape)

@@ -23,13 +23,10 @@ def _init_config(init):
     return init if isinstance(init, dict) else initializers.serialize(init)
 
 
-class Dense(Layer):
-    def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+class KernelLayer(Layer):
+    """What Dense and Conv2D share: a kernel, an optional bias, a fused activation."""
+
+    def _init_kernel_layer(self, activation, use_bias, kernel_initializer, bias_initializer):
         self.activation = activations.get(activation)
         self._act_name, self._code, self._alpha = activations.spec(activation)
         self.use_bias = bool(use_bias)
@@ -43,6 +40,16 @@ class Dense(Layer):
     @property
     def final_activation(self):
         return self._act_name
+
+
+class Dense(KernelLayer):
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
         if input_shape[-1] is None:
