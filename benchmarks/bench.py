@@ -1,4 +1,4 @@
-"""nbnet against PyTorch CPU, side by side in one process.
+"""nbnet against PyTorch CPU, side by side in one run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench.py --threads 1,2
 
@@ -8,6 +8,14 @@ medians over the rounds, the ratio nbnet/torch of throughputs (> 1: nbnet faster
 each result as a fraction of this machine's measured limit: sgemm GFLOP/s through
 numpy's BLAS for the training / predict workloads, STREAM-triad bandwidth for the
 kernels alone.
+
+By default each framework runs in its own worker process: in one process the two share
+one OpenMP runtime, and `import nbnet` sets OMP_WAIT_POLICY=PASSIVE (nbnet's kernels
+alternate with OpenBLAS's threads, which spinning OpenMP threads would fight), which
+made PyTorch's own training step 2x slower at 2 threads on the 2-core machine.
+`--one-process` runs both in this process instead, to show that interference. Each
+timed round follows one untimed call of the same work, so that neither framework is
+timed on caches and threads left cold by the other's round.
 """
 import argparse
 import json
@@ -18,16 +26,29 @@ import time
 
 import numpy as np
 
-import nbnet as nb
-from nbnet import layers
-from nbnet.machine import measure_sgemm, measure_triad
+nb = layers = torch = tnn = F = None  # imported by load(), per process
+SIDE = None  # "nbnet", "torch" or "both": which framework(s) this process times
 
-try:
-    import torch
-    import torch.nn as tnn
-    import torch.nn.functional as F
-except ImportError:  # pragma: no cover
-    sys.exit("the benchmarks compare with PyTorch: pip install torch==2.13.0")
+
+def load(side):
+    """Import the frameworks `side` needs ("nbnet", "torch" or "both") into globals.
+    torch is imported first, so that its OpenMP runtime starts before `import nbnet`
+    sets OMP_WAIT_POLICY; nbnet is needed on the torch side too, but only to build the
+    same seeded data and initial weights (none of its parallel kernels runs there)."""
+    global nb, layers, torch, tnn, F, SIDE
+    SIDE = side
+    if side in ("torch", "both"):
+        try:
+            import torch as _torch
+            import torch.nn as _tnn
+            import torch.nn.functional as _F
+        except ImportError:  # pragma: no cover
+            sys.exit("the benchmarks compare with PyTorch: pip install torch==2.13.0")
+        torch, tnn, F = _torch, _tnn, _F
+        torch.zeros(64).add_(1)  # starts its runtime with the environment it was given
+    import nbnet as _nb
+    from nbnet import layers as _layers
+    nb, layers = _nb, _layers
 
 
 # ---------------------------------------------------------------- models
@@ -100,13 +121,20 @@ def train_workload(kind, batch, steps):
     nb.utils.set_random_seed(0)
     m = mlp_nb() if kind == "mlp" else cnn_nb()
     m.build((None, 784) if kind == "mlp" else (None, 28, 28, 1))
-    t = mlp_torch(m) if kind == "mlp" else cnn_torch(m)
     rng = np.random.default_rng(0)
     n = batch * steps
     x = rng.standard_normal((n,) + m.input_shape[1:], dtype=np.float32)
     y = rng.integers(0, 10, n)
-    m.compile(nb.optimizers.Adam(learning_rate=1e-3),
-              nb.losses.SparseCategoricalCrossentropy(from_logits=True))
+    flops = model_flops(m, training=True) * n
+
+    def run_nb():
+        m.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+
+    if torch is None:
+        m.compile(nb.optimizers.Adam(learning_rate=1e-3),
+                  nb.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return run_nb, None, n, flops, None
+    t = mlp_torch(m) if kind == "mlp" else cnn_torch(m)
     xt = torch.from_numpy(x if kind == "mlp" else x.transpose(0, 3, 1, 2).copy())
     yt = torch.from_numpy(y)
     xb = [xt[i:i + batch] for i in range(0, n, batch)]
@@ -114,25 +142,26 @@ def train_workload(kind, batch, steps):
     opt = torch.optim.Adam(t.parameters(), lr=1e-3)
     t.train()
 
-    def run_nb():
-        m.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
-
     def run_torch():
         for a, b in zip(xb, yb):
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(t(a), b).backward()
             opt.step()
 
-    return run_nb, run_torch, n, model_flops(m, training=True) * n, None
+    m.compile(nb.optimizers.Adam(learning_rate=1e-3),
+              nb.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return run_nb, run_torch, n, flops, None
 
 
 def predict_workload(batch, steps):
     nb.utils.set_random_seed(0)
     m = mlp_nb()
     m.build((None, 784))
-    t = mlp_torch(m).eval()
     n = batch * steps
     x = np.random.default_rng(0).standard_normal((n, 784), dtype=np.float32)
+    if torch is None:
+        return (lambda: m.predict(x, batch_size=batch)), None, n, model_flops(m) * n, None
+    t = mlp_torch(m).eval()
     xt = torch.from_numpy(x)
 
     def run_torch():
@@ -148,7 +177,17 @@ def batchnorm_workload(shape, steps):
     layer = layers.BatchNormalization()
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     dy = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
-    layer(x[:2])
+
+    def run_nb():
+        for _ in range(steps):
+            layer.forward(x, training=True)
+            layer.backward(dy)
+
+    nbytes = 5 * x.nbytes * steps  # fwd: read x, write y; bwd: read dy and x, write dx
+    if SIDE != "torch":
+        layer(x[:2])
+    if torch is None:
+        return run_nb, None, steps * shape[0], None, nbytes
     xt = torch.from_numpy(x if x.ndim == 2 else x.transpose(0, 3, 1, 2).copy()).requires_grad_(True)
     dyt = torch.from_numpy(dy if x.ndim == 2 else dy.transpose(0, 3, 1, 2).copy())
     c = shape[-1]
@@ -156,18 +195,12 @@ def batchnorm_workload(shape, steps):
     b = torch.zeros(c, requires_grad=True)
     rm, rv = torch.zeros(c), torch.ones(c)
 
-    def run_nb():
-        for _ in range(steps):
-            layer.forward(x, training=True)
-            layer.backward(dy)
-
     def run_torch():
         for _ in range(steps):
             out = F.batch_norm(xt, rm, rv, w, b, training=True, momentum=0.01, eps=1e-3)
             out.backward(dyt)
 
-    # fwd: read x, write y; bwd: read dy and x, write dx
-    return run_nb, run_torch, steps * shape[0], None, 5 * x.nbytes * steps
+    return run_nb, run_torch, steps * shape[0], None, nbytes
 
 
 def softmax_ce_workload(shape, steps):
@@ -175,19 +208,23 @@ def softmax_ce_workload(shape, steps):
     logits = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     labels = np.random.default_rng(1).integers(0, shape[1], shape[0])
     grad = np.empty_like(logits)
-    lt = torch.from_numpy(logits.copy()).requires_grad_(True)
-    yt = torch.from_numpy(labels)
 
     def run_nb():
         for _ in range(steps):
             softmax_ce_sparse(grad, logits, labels, 0.0)
+
+    nbytes = 2 * logits.nbytes * steps
+    if torch is None:
+        return run_nb, None, steps * shape[0], None, nbytes
+    lt = torch.from_numpy(logits.copy()).requires_grad_(True)
+    yt = torch.from_numpy(labels)
 
     def run_torch():
         for _ in range(steps):
             lt.grad = None
             F.cross_entropy(lt, yt).backward()
 
-    return run_nb, run_torch, steps * shape[0], None, 2 * logits.nbytes * steps
+    return run_nb, run_torch, steps * shape[0], None, nbytes
 
 
 WORKLOADS = {
@@ -204,30 +241,109 @@ WORKLOADS = {
 
 
 def timed(fn):
+    fn()  # untimed: caches, clock and thread pools warm again after the other framework's round
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def run(names, threads, repeats):
+class Local:
+    """Both frameworks in this process."""
+
+    def __init__(self, side):
+        load(side)
+        self.side, self.fn = side, None
+
+    def call(self, cmd, *args):
+        if cmd == "info":
+            from nbnet.machine import _cpu_name
+            return {"cpu": _cpu_name(), "nbnet": nb.__version__, "numpy": np.__version__,
+                    "torch": torch.__version__ if torch is not None else None}
+        if cmd == "threads":
+            if self.side != "torch":
+                nb.set_num_threads(args[0])
+            if torch is not None:
+                torch.set_num_threads(args[0])
+            return None
+        if cmd == "limits":
+            from nbnet.machine import measure_sgemm, measure_triad
+            return measure_sgemm(), measure_triad()
+        if cmd == "setup":
+            run_nb, run_torch, samples, flops, nbytes = WORKLOADS[args[0]][1]()
+            self.fn = {"nbnet": run_nb, "torch": run_torch}.get(self.side, (run_nb, run_torch))
+            for f in (self.fn if isinstance(self.fn, tuple) else (self.fn,)):
+                f()  # warm-up: JIT, buffers, caches
+            return samples, flops, nbytes
+        if cmd == "round":  # one timed round (one side; or nbnet then torch in one process)
+            fns = self.fn if isinstance(self.fn, tuple) else (self.fn,)
+            return [timed(f) for f in fns]
+        raise ValueError(cmd)
+
+
+def serve(conn, side):
+    """A worker process: answers Local(side).call(...) over a pipe until told to stop."""
+    worker = Local(side)
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        conn.send(worker.call(*msg))
+
+
+class Remote:
+    def __init__(self, ctx, side):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve, args=(child, side), daemon=True)
+        self.proc.start()
+
+    def call(self, *msg):
+        self.conn.send(msg)
+        return self.conn.recv()
+
+    def close(self):
+        self.conn.send(None)
+        self.proc.join()
+
+
+def run(names, threads, repeats, one_process=False):
+    if one_process:
+        both = Local("both")
+        nbw = tw = None
+        info = both.call("info")
+    else:
+        import multiprocessing
+        ctx = multiprocessing.get_context("spawn")  # a clean process: no inherited runtime
+        nbw, tw = Remote(ctx, "nbnet"), Remote(ctx, "torch")
+        info = nbw.call("info")
+        info["torch"] = tw.call("info")["torch"]
+    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {info['cpu']}, nbnet {info['nbnet']}, "
+          f"torch {info['torch']}, numpy {info['numpy']}, "
+          f"{'one process' if one_process else 'one worker process per framework'}", flush=True)
     rows = []
     for t in threads:
-        nb.set_num_threads(t)
-        torch.set_num_threads(t)
-        gflops, gbps = measure_sgemm(), measure_triad()
+        for w in ((both,) if one_process else (nbw, tw)):
+            w.call("threads", t)
+        gflops, gbps = (both if one_process else nbw).call("limits")
         print(f"# {t} thread(s): sgemm {gflops:.1f} GFLOP/s, triad {gbps:.1f} GB/s", flush=True)
         for name in names:
-            label, make = WORKLOADS[name]
-            run_nb, run_torch, samples, flops, nbytes = make()
-            run_nb(), run_torch()  # warm-up: JIT, buffers, caches
+            label = WORKLOADS[name][0]
             tn, tt = [], []
-            for _ in range(repeats):  # interleaved rounds
-                tn.append(timed(run_nb))
-                tt.append(timed(run_torch))
+            if one_process:
+                samples, flops, nbytes = both.call("setup", name)
+                for _ in range(repeats):  # interleaved rounds
+                    a, b = both.call("round")
+                    tn.append(a)
+                    tt.append(b)
+            else:
+                samples, flops, nbytes = nbw.call("setup", name)
+                tw.call("setup", name)
+                for _ in range(repeats):  # interleaved rounds
+                    tn += nbw.call("round")
+                    tt += tw.call("round")
             mn, mt = statistics.median(tn), statistics.median(tt)
             row = {"workload": name, "label": label, "threads": t,
                    "nbnet_per_s": samples / mn, "torch_per_s": samples / mt, "ratio": mt / mn,
-                   "nbnet_s": mn, "torch_s": mt}
+                   "nbnet_s": mn, "torch_s": mt, "one_process": one_process}
             if flops:
                 row["nbnet_gflops"] = flops / mn / 1e9
                 row["frac_of_peak"] = row["nbnet_gflops"] / gflops
@@ -239,6 +355,9 @@ def run(names, threads, repeats):
             rows.append(row)
             print(f"{label:48s} {t:2d}T  nbnet {samples / mn:10,.0f}/s  torch {samples / mt:10,.0f}/s  "
                   f"ratio {mt / mn:5.2f}x  {100 * row.get('frac_of_peak', 0):5.1f}% of limit", flush=True)
+    if not one_process:
+        nbw.close()
+        tw.close()
     return rows
 
 
@@ -259,6 +378,8 @@ def main():
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--repeats", type=int, default=7, help="rounds per workload (median; default 7)")
     p.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workload names")
+    p.add_argument("--one-process", action="store_true",
+                   help="run both frameworks in this process (they then share one OpenMP runtime)")
     p.add_argument("--json", help="also write the rows as JSON here")
     a = p.parse_args()
     names = [n for n in a.only.split(",") if n]
@@ -266,9 +387,7 @@ def main():
     if unknown:
         p.error(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
     threads = [int(t) for t in a.threads.split(",")]
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {nb.machine._cpu_name()}, "
-          f"nbnet {nb.__version__}, torch {torch.__version__}, numpy {np.__version__}", flush=True)
-    rows = run(names, threads, a.repeats)
+    rows = run(names, threads, a.repeats, a.one_process)
     print()
     print(markdown(rows))
     if a.json:
