@@ -17,6 +17,7 @@ from . import optimizers as optimizers_mod
 from . import random as nbrandom
 from . import saving
 from .errors import DataError
+from .kernels.threads import SMALL_PARALLEL
 from .layers.base import Layer, deserialize, serialize, unique_name
 from .layers.input import InputLayer
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
@@ -26,8 +27,10 @@ from .training import (apply_output_activation, check_x, check_y, fused_loss_for
 # Below this many elements in every activation, Numba's kernels run on one thread
 # (BLAS keeps them all): waking threads costs more than it saves. Measured on 2 cores,
 # MLP 784-512-256-10 at 2 threads: batch 32 21k -> 26k samples/s, batch 1024 58.6k ->
-# 60.2k; the small CNN's (128, 26, 26, 32) activations keep both threads.
-SMALL_ACTIVATION = 1 << 20
+# 60.2k; the small CNN's (128, 26, 26, 32) activations keep both threads. (The batch
+# norm and softmax cross-entropy kernels also decide this for themselves, per call:
+# nbnet/kernels/threads.py.)
+SMALL_ACTIVATION = SMALL_PARALLEL
 
 
 class Sequential:

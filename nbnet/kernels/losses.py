@@ -9,9 +9,12 @@ parallel loop and added serially in order afterwards.
 Label smoothing (cross-entropies on logits): target t = (1 - s) * onehot + s / K.
 """
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from . import FASTMATH as _FASTMATH
+from .threads import few_threads as _few_threads, restore_threads as _restore_threads
 
 # NOTE: numba wants a set (a frozenset is rejected), so copy the project's flags.
 FASTMATH = set(_FASTMATH)
@@ -22,16 +25,33 @@ _CHUNK = 4096  # elements per partial sum in the pointwise losses (fixed)
 _MSE, _MAE, _HUBER, _SMOOTH_L1, _BCE_PROBS, _BCE_LOGITS = 0, 1, 2, 3, 4, 5
 
 
-_ROWS = 16  # rows per parallel task in the softmax cross-entropies (fixed)
+_SMALL_K = 64    # fewer classes than this: rows share one shift per block (see below)
+_BLOCK = 1024    # logits per parallel task in the softmax cross-entropies (fixed)
+_TINY = 1e-20    # a row whose sum of exp(z - block max) is below this gets its own max
+
+
+@intrinsic
+def _f32_from_bits(typingctx, x):
+    """The float32 whose IEEE bits are the int32 x (a register move, no memory)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@intrinsic
+def _bits_from_f32(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.int32(types.float32), codegen
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _exp_neg_f32_parts(d):
-    """exp(-d) = y * 2^-n for a float32 d >= 0, in float32 arithmetic and without a
-    libm call, so that loops around it vectorise: Cephes' expf (range reduction by
-    ln 2 split in two parts, degree-6 polynomial); relative error ~1e-7. Returns y
-    and the IEEE exponent bits of 2^-n (the caller multiplies through a view)."""
-    dd = min(d, np.float32(87.0))
+def _exp_neg_f32(d):
+    """exp(-d) for a float32 d, in float32 arithmetic and without a libm call, so that
+    loops around it vectorise: Cephes' expf (range reduction by ln 2 split in two
+    parts, degree-6 polynomial, 2^-n built from its exponent bits); relative error
+    ~1e-7. 0 for d >= 87 (below float32's normal range); NaN stays NaN."""
+    dd = d if d < np.float32(87.0) else np.float32(87.0)
     # n = round(d / ln 2); d >= 0, so truncation is floor (and vectorises)
     ni = np.int32(dd * np.float32(1.44269504088896341) + np.float32(0.5))
     nf = np.float32(ni)
@@ -39,71 +59,160 @@ def _exp_neg_f32_parts(d):
     y = ((((np.float32(1.9875691500e-4) * x + np.float32(1.3981999507e-3)) * x
            + np.float32(8.3334519073e-3)) * x + np.float32(4.1665795894e-2)) * x
          + np.float32(1.6666665459e-1)) * x + np.float32(5.0000001201e-1)
-    y = y * (x * x) + x + np.float32(1.0)
-    return y, (np.int32(127) - ni) << 23
+    y = (y * (x * x) + x + np.float32(1.0)) * _f32_from_bits((np.int32(127) - ni) << 23)
+    return y if d < np.float32(87.0) else (np.float32(0.0) if d >= np.float32(87.0) else d)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _softmax_numerators(g, z, bits):
-    """g[k] = exp(z[k] - max z) for one row; returns (max z, sum_k g[k]) in float64.
-    bits: int32 scratch (K,). float32 rows use the vectorised polynomial exp, float64
-    rows np.exp (exact to the last bit the tests ask for)."""
-    K = z.shape[0]
+def _log_f32(s):
+    """log(s) in float64 for a float64 s in [1e-30, 1e30], without a libm
+    call: Cephes' logf on the mantissa (absolute error ~3e-8), the exponent's e*ln 2
+    added in float64, so the error does not grow with |log s|."""
+    bits = _bits_from_f32(np.float32(s))
+    e = ((bits >> 23) & 0xff) - 126
+    m = _f32_from_bits((bits & 0x007fffff) | 0x3f000000)  # [0.5, 1)
+    small = m < np.float32(0.707106781186547524)
+    e = e - 1 if small else e
+    m = (m + m - np.float32(1.0)) if small else (m - np.float32(1.0))
+    z = m * m
+    y = ((((((((np.float32(7.0376836292e-2) * m - np.float32(1.1514610310e-1)) * m
+              + np.float32(1.1676998740e-1)) * m - np.float32(1.2420140846e-1)) * m
+            + np.float32(1.4249322787e-1)) * m - np.float32(1.6668057665e-1)) * m
+          + np.float32(2.0000714765e-1)) * m - np.float32(2.4999993993e-1)) * m
+         + np.float32(3.3333331174e-1)) * m * z
+    r = np.float64(e) * 0.6931471805599453 + np.float64(m + (y - np.float32(0.5) * z))
+    return r if s <= 1e30 else s  # NaN stays NaN (a softmax sum is at most K)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _max_f32(z, lanes):
+    """max of the 1-D z (NaNs skipped) in 16 lanes, so that it vectorises; lanes:
+    float32 scratch (16,)."""
+    n = z.shape[0]
+    n16 = n - n % 16
     m = z[0]
-    for k in range(1, K):
+    if n16 > 0:
+        for j in range(16):
+            lanes[j] = z[j]
+        for k in range(16, n16, 16):
+            for j in range(16):
+                v = z[k + j]
+                lanes[j] = v if v > lanes[j] else lanes[j]
+        for j in range(16):
+            m = max(m, lanes[j])
+    for k in range(n16, n):
         m = max(m, z[k])
-    s = 0.0
+    return m
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _exp_shifted_f32(g, z, m):
+    """g = exp(z - m) over 1-D views (indexed from 0, so LLVM vectorises); returns the
+    float64 sum."""
+    for i in range(z.shape[0]):
+        g[i] = _exp_neg_f32(m - z[i])
+    acc = 0.0
+    for i in range(z.shape[0]):
+        acc += g[i]
+    return acc
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _softmax_rows(g, m, s, z, K, lanes):
+    """For the rows of a block, flat (R*K,) views g and z and per-row m, s (R,):
+    g = exp(z - m_n) (unnormalised), m[n] = the shift, s[n] = sum_k g (float64).
+    float64 rows: the row max and np.exp (exact to the last bit the tests ask for).
+    float32 rows with few classes: one shift for the whole block, its max, so that the
+    loops run over the block's contiguous logits and vectorise; a row far below that
+    max (its sum under _TINY, which also catches NaN) is redone with its own max."""
+    R = m.shape[0]
     if z.itemsize == 4:  # a compile-time constant: one branch is folded away
-        scale = bits.view(np.float32)
-        for k in range(K):
-            y, b = _exp_neg_f32_parts(m - z[k])
-            g[k] = y
-            bits[k] = b
-        for k in range(K):
-            e = g[k] * scale[k]
-            e = e if m - z[k] < np.float32(87.0) else np.float32(0.0)
-            g[k] = e
-            s += e
+        if K < _SMALL_K:
+            M = _max_f32(z, lanes)
+            for i in range(R * K):
+                g[i] = _exp_neg_f32(M - z[i])
+            for n in range(R):
+                acc = 0.0
+                gn = g[n * K:n * K + K]
+                for i in range(K):
+                    acc += gn[i]
+                m[n] = M
+                s[n] = acc
+        for n in range(R):
+            if K < _SMALL_K and s[n] >= _TINY:
+                continue
+            zn, gn = z[n * K:n * K + K], g[n * K:n * K + K]
+            m[n] = _max_f32(zn, lanes)
+            s[n] = _exp_shifted_f32(gn, zn, m[n])
     else:
-        for k in range(K):
-            e = np.exp(np.float64(z[k]) - m)
-            g[k] = e
-            s += e
-    return np.float64(m), s
+        for n in range(R):
+            zn, gn = z[n * K:n * K + K], g[n * K:n * K + K]
+            mn = zn[0]
+            for i in range(1, K):
+                mn = max(mn, zn[i])
+            acc = 0.0
+            for i in range(K):
+                e = np.exp(zn[i] - mn)
+                gn[i] = e
+                acc += e
+            m[n] = mn
+            s[n] = acc
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _logs(out, s, f32):
+    """out = log(s) over 1-D views: vectorised for float32 work, np.log for float64."""
+    if f32:
+        for n in range(s.shape[0]):
+            out[n] = _log_f32(s[n])
+    else:
+        for n in range(s.shape[0]):
+            out[n] = np.log(s[n])
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def softmax_ce_sparse(grad, logits, labels, smoothing):
     """logits, grad: (N, K); labels: int64 (N,) in [0, K). Returns
-    mean_n sum_k t_k * (lse_n - z_nk), lse = log sum exp z (max-shifted);
+    mean_n sum_k t_k * (lse_n - z_nk), lse = log sum exp z (shifted);
     grad = (softmax(z) - t) / N (overwritten)."""
     N, K = logits.shape
+    old = _few_threads(8 * N * K)
+    z, g = logits.reshape(N * K), grad.reshape(N * K)
+    R = max(1, _BLOCK // K)  # rows per block
+    nblk = (N + R - 1) // R
+    m = np.empty(N, logits.dtype)
+    s = np.empty(N)
     rows = np.empty(N)
+    lanes = np.empty((nblk, 16), logits.dtype)
     on = 1.0 - smoothing
     off = smoothing / K
     inv_n = 1.0 / N
-    for blk in prange((N + _ROWS - 1) // _ROWS):
-        bits = np.empty(K, np.int32)
-        for n in range(blk * _ROWS, min(N, (blk + 1) * _ROWS)):
-            z, g = logits[n], grad[n]
-            m, s = _softmax_numerators(g, z, bits)
-            lab = labels[n]
+    b = grad.dtype.type(off * inv_n)
+    for blk in prange(nblk):
+        lo, hi = blk * R, min(N, blk * R + R)
+        zb, gb, mb, sb, rb, lb = z[lo * K:hi * K], g[lo * K:hi * K], m[lo:hi], s[lo:hi], rows[lo:hi], labels[lo:hi]
+        _softmax_rows(gb, mb, sb, zb, K, lanes[blk])
+        _logs(rb, sb, logits.itemsize == 4)
+        for n in range(hi - lo):
             # sum_k t_k (lse - z_k) = sum_k t_k (m - z_k) + log(s): no cancellation
-            loss = on * (m - np.float64(z[lab])) + np.log(s)
-            if off != 0.0:
+            rb[n] += on * (np.float64(mb[n]) - np.float64(zb[n * K + lb[n]]))
+        if off != 0.0:
+            for n in range(hi - lo):
                 gap = 0.0  # sum_k (m - z_k)
-                for k in range(K):
-                    gap += m - np.float64(z[k])
-                loss += off * gap
-            rows[n] = loss
-            a = g.dtype.type(inv_n / s)
-            b = g.dtype.type(off * inv_n)
-            for k in range(K):
-                g[k] = g[k] * a - b
-            g[lab] -= g.dtype.type(on * inv_n)
+                zn = zb[n * K:n * K + K]
+                for i in range(K):
+                    gap += np.float64(mb[n]) - np.float64(zn[i])
+                rb[n] += off * gap
+        for n in range(hi - lo):
+            a = grad.dtype.type(inv_n / sb[n])
+            gn = gb[n * K:n * K + K]
+            for i in range(K):
+                gn[i] = gn[i] * a - b
+            gn[lb[n]] -= grad.dtype.type(on * inv_n)
     total = 0.0
     for n in range(N):
         total += rows[n]
+    _restore_threads(old)
     return total / N
 
 
@@ -113,28 +222,38 @@ def softmax_ce_dense(grad, logits, targets, smoothing):
     + s/K and T = sum_k t_k: returns mean_n sum_k t_k (lse_n - z_nk);
     grad = (softmax(z) * T - t) / N (= (p - t)/N when rows of t sum to 1)."""
     N, K = logits.shape
+    old = _few_threads(8 * N * K)
+    z, g, t = logits.reshape(N * K), grad.reshape(N * K), targets.reshape(N * K)
+    R = max(1, _BLOCK // K)
+    nblk = (N + R - 1) // R
+    m = np.empty(N, logits.dtype)
+    s = np.empty(N)
     rows = np.empty(N)
+    lanes = np.empty((nblk, 16), logits.dtype)
     on = 1.0 - smoothing
     off = smoothing / K
     inv_n = 1.0 / N
-    for blk in prange((N + _ROWS - 1) // _ROWS):
-        bits = np.empty(K, np.int32)
-        for n in range(blk * _ROWS, min(N, (blk + 1) * _ROWS)):
-            z, g, tn = logits[n], grad[n], targets[n]
-            m, s = _softmax_numerators(g, z, bits)
+    for blk in prange(nblk):
+        lo, hi = blk * R, min(N, blk * R + R)
+        zb, gb, mb, sb, rb = z[lo * K:hi * K], g[lo * K:hi * K], m[lo:hi], s[lo:hi], rows[lo:hi]
+        _softmax_rows(gb, mb, sb, zb, K, lanes[blk])
+        _logs(rb, sb, logits.itemsize == 4)
+        for n in range(hi - lo):
+            zn, gn, tn = zb[n * K:n * K + K], gb[n * K:n * K + K], t[(lo + n) * K:(lo + n) * K + K]
             tsum = 0.0
             acc = 0.0  # sum_k t_k (m - z_k)
-            for k in range(K):
-                t = on * np.float64(tn[k]) + off
-                tsum += t
-                acc += t * (m - np.float64(z[k]))
-            rows[n] = acc + tsum * np.log(s)
-            r = tsum / s
-            for k in range(K):
-                g[k] = (g[k] * r - (on * np.float64(tn[k]) + off)) * inv_n
+            for i in range(K):
+                tk = on * np.float64(tn[i]) + off
+                tsum += tk
+                acc += tk * (np.float64(mb[n]) - np.float64(zn[i]))
+            rb[n] = acc + tsum * rb[n]
+            r = tsum / sb[n]
+            for i in range(K):
+                gn[i] = (gn[i] * r - (on * np.float64(tn[i]) + off)) * inv_n
     total = 0.0
     for n in range(N):
         total += rows[n]
+    _restore_threads(old)
     return total / N
 
 

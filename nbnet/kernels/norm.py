@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH as _FASTMATH
+from .threads import few_threads as _few_threads, restore_threads as _restore_threads
 
 # NOTE: numba wants a set (a frozenset is rejected), so copy the project's flags.
 FASTMATH = set(_FASTMATH)
@@ -40,6 +41,7 @@ def batchnorm_forward_train_2d(y, mean, inv_std, x, gamma, beta, eps, relu):
     Batch statistics per feature, then y = gamma * (x - mean) * inv_std + beta
     (and y = max(y, 0) if relu)."""
     N, F = x.shape
+    old = _few_threads(2 * N * F)  # small: one thread (see kernels/threads.py)
     nblocks = (F + _FB - 1) // _FB
     for b in prange(nblocks):
         f0 = b * _FB
@@ -75,6 +77,7 @@ def batchnorm_forward_train_2d(y, mean, inv_std, x, gamma, beta, eps, relu):
                 if relu and v < 0.0:
                     v = 0.0
                 y[n, f0 + j] = v
+    _restore_threads(old)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -82,6 +85,7 @@ def batchnorm_forward_train_tall(y, mean, inv_std, x, gamma, beta, eps, relu):
     """x, y: (M, C); gamma, beta: (C,); mean, inv_std: (C,) float64 (overwritten).
     Same maths as batchnorm_forward_train_2d, reduced over fixed row chunks."""
     M, C = x.shape
+    old = _few_threads(2 * M * C)  # small: one thread (see kernels/threads.py)
     nch = (M + _ROWS - 1) // _ROWS
     p1 = np.zeros((nch, C))  # partial sum(x - x0) per chunk
     p2 = np.zeros((nch, C))  # partial sum((x - x0)^2) per chunk
@@ -109,6 +113,7 @@ def batchnorm_forward_train_tall(y, mean, inv_std, x, gamma, beta, eps, relu):
             if relu and v < 0.0:
                 v = 0.0
             y[i, c] = v
+    _restore_threads(old)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -116,6 +121,7 @@ def batchnorm_forward_infer(y, x, moving_mean, moving_var, gamma, beta, eps, rel
     """x, y: (M, C) (any layout: elementwise); moving_mean, moving_var, gamma, beta: (C,).
     y = gamma * (x - moving_mean) / sqrt(moving_var + eps) + beta (max(., 0) if relu)."""
     M, C = x.shape
+    old = _few_threads(2 * M * C)  # small: one thread (see kernels/threads.py)
     scale = np.empty(C)
     for c in range(C):
         scale[c] = gamma[c] / np.sqrt(np.float64(moving_var[c]) + eps)
@@ -125,6 +131,7 @@ def batchnorm_forward_infer(y, x, moving_mean, moving_var, gamma, beta, eps, rel
             if relu and v < 0.0:
                 v = 0.0
             y[i, c] = v
+    _restore_threads(old)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -135,6 +142,7 @@ def batchnorm_backward_2d(dx, dgamma, dbeta, dy, x, mean, inv_std, gamma, beta, 
         dbeta  = sum(g)      dgamma = sum(g * xhat)
         dx     = gamma * inv_std / N * (N * g - sum(g) - xhat * sum(g * xhat))"""
     N, F = x.shape
+    old = _few_threads(2 * N * F)  # small: one thread (see kernels/threads.py)
     nblocks = (F + _FB - 1) // _FB
     for b in prange(nblocks):
         f0 = b * _FB
@@ -171,6 +179,7 @@ def batchnorm_backward_2d(dx, dgamma, dbeta, dy, x, mean, inv_std, gamma, beta, 
                 if relu and xc * a[j] + bt[j] <= 0.0:
                     g = 0.0
                 dx[n, f0 + j] = a[j] * (g - sg[j] - xc * istd[j] * sgx[j])
+    _restore_threads(old)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -178,6 +187,7 @@ def batchnorm_backward_tall(dx, dgamma, dbeta, dy, x, mean, inv_std, gamma, beta
     """dy, x, dx: (M, C); other arrays (C,). Same maths as batchnorm_backward_2d
     (OVERWRITES dx, dgamma, dbeta), sums reduced over fixed row chunks."""
     M, C = x.shape
+    old = _few_threads(2 * M * C)  # small: one thread (see kernels/threads.py)
     nch = (M + _ROWS - 1) // _ROWS
     p1 = np.zeros((nch, C))  # partial sum(g)
     p2 = np.zeros((nch, C))  # partial sum(g * xhat)
@@ -209,6 +219,7 @@ def batchnorm_backward_tall(dx, dgamma, dbeta, dy, x, mean, inv_std, gamma, beta
             if relu and (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c] <= 0.0:
                 g = 0.0
             dx[i, c] = gamma[c] * inv_std[c] * (g - sg[c] - xh * sgx[c])
+    _restore_threads(old)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -217,9 +228,11 @@ def batchnorm_backward_infer(dx, dy, x, mean, inv_std, gamma, beta, relu):
     moving_mean and 1/sqrt(moving_var + eps)); gamma, beta: (C,). OVERWRITES dx:
     dx = g * gamma * inv_std, g = dy masked by y > 0 when relu."""
     M, C = x.shape
+    old = _few_threads(2 * M * C)  # small: one thread (see kernels/threads.py)
     for i in prange(M):
         for c in range(C):
             g = np.float64(dy[i, c])
             if relu and (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c] <= 0.0:
                 g = 0.0
             dx[i, c] = g * gamma[c] * inv_std[c]
+    _restore_threads(old)

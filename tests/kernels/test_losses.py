@@ -6,6 +6,7 @@ import pytest
 import reference_norm_losses as ref
 from helpers import numeric_grad
 from nbnet.kernels import losses as K
+from nbnet.kernels.threads import SMALL_PARALLEL
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-13), np.float32: dict(rtol=1e-5, atol=1e-7)}
 SHAPES = [(1, 1), (1, 5), (3, 2), (17, 10), (64, 3), (5, 1000), (3000, 3)]
@@ -148,7 +149,8 @@ def test_nan_propagates():
 @pytest.mark.parametrize("name", sorted(REFS))
 def test_bitwise_identical_at_1_and_2_threads(name):
     rng = np.random.default_rng(3)
-    shape = (5000, 7)  # several _CHUNKs and many rows
+    shape = (20000, 7)  # several _CHUNKs, many blocks, and enough work for 2 threads
+    assert 8 * shape[0] * shape[1] >= SMALL_PARALLEL  # softmax CE's limit for one thread
     pred, target, extra = _inputs(rng, name, shape, np.float32)
     pred, target = _cast(pred, target, np.float32)
     out = []
@@ -161,3 +163,51 @@ def test_bitwise_identical_at_1_and_2_threads(name):
         numba.set_num_threads(old)
     assert out[0][0] == out[1][0]
     assert out[0][1].tobytes() == out[1][1].tobytes()
+
+
+@pytest.mark.parametrize("name", ["softmax_ce_sparse", "softmax_ce_dense"])
+def test_float32_rows_far_below_the_block_max(rng, name):
+    """float32 softmax rows of few classes share their block's max as shift; a row far
+    below it must still get its exact loss and gradient (it is redone with its own max)."""
+    shape = (300, 10)  # 102 rows per block: several blocks
+    pred, target, extra = _inputs(rng, name, shape, np.float64)
+    pred[5] -= 60.0    # exp(z - block max) ~1e-26: under the threshold, redone
+    pred[7] -= 40.0    # ~1e-17: kept on the block's shift, still exact
+    pred[150] -= 300.0  # every exp(z - block max) underflows to 0
+    pred[200] += 80.0  # this row is the block max; the others sit far below it
+    pred32, target32 = _cast(pred, target, np.float32)
+    # the reference on the float32 inputs themselves (at -300 a float32 step is 3e-5)
+    expected, expected_grad = REFS[name](pred32.astype(np.float64), target32.astype(np.float64)
+                                         if target32.dtype != np.int64 else target32, *extra)
+    value, grad = _run(name, pred32, target32, extra)
+    np.testing.assert_allclose(value, expected, **TOL[np.float32])
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-7 / shape[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_ce_nan_and_minus_inf(dtype):
+    z = np.zeros((40, 10), dtype)
+    z[3, 4] = np.nan
+    labels = np.zeros(40, np.int64)
+    grad = np.empty_like(z)
+    assert np.isnan(K.softmax_ce_sparse(grad, z, labels, 0.0))
+    assert np.isnan(K.softmax_ce_dense(grad, z, np.eye(10, dtype=dtype)[labels], 0.0))
+    z[3, 4] = -np.inf  # a class that can't happen: probability 0, the rest as if it were absent
+    loss = K.softmax_ce_sparse(grad, z, labels, 0.0)
+    assert loss == pytest.approx((39 * np.log(10) + np.log(9)) / 40, rel=1e-6)
+    assert grad[3, 4] == 0.0
+    np.testing.assert_allclose(grad[3, 0], (1 / 9 - 1) / 40, rtol=1e-6)
+
+
+def test_small_work_runs_on_one_thread_and_restores_the_count():
+    old = numba.get_num_threads()
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    try:
+        numba.set_num_threads(2)
+        z = np.zeros((16, 10), np.float32)
+        grad = np.empty_like(z)
+        K.softmax_ce_sparse(grad, z, np.zeros(16, np.int64), 0.0)
+        assert numba.get_num_threads() == 2
+    finally:
+        numba.set_num_threads(old)

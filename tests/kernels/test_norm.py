@@ -6,6 +6,7 @@ import pytest
 import reference_norm_losses as ref
 from helpers import numeric_grad
 from nbnet.kernels import norm as K
+from nbnet.kernels.threads import SMALL_PARALLEL
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
 SHAPES = [(1, 7), (2, 3), (5, 1), (33, 130), (17, 65), (1030, 5), (1500, 19)]
@@ -139,7 +140,9 @@ def test_nan_propagates():
 @pytest.mark.parametrize("variant", ["2d", "tall"])
 def test_bitwise_identical_at_1_and_2_threads(variant):
     rng = np.random.default_rng(7)
-    shape = (3000, 21) if variant == "tall" else (300, 700)
+    # large enough that the kernels do use 2 threads (smaller work runs on one)
+    shape = (30000, 21) if variant == "tall" else (1000, 700)
+    assert 2 * shape[0] * shape[1] >= SMALL_PARALLEL
     x, gamma, beta = _data(rng, shape, np.float32)
     dy = rng.normal(size=shape).astype(np.float32)
     mm, mv = np.zeros(shape[1], np.float32), np.ones(shape[1], np.float32)
