@@ -17,20 +17,18 @@ from . import optimizers as optimizers_mod
 from . import random as nbrandom
 from . import saving
 from .errors import DataError
-from .kernels.threads import SMALL_PARALLEL
+from .kernels.threads import small_parallel
 from .layers.base import Layer, deserialize, serialize, unique_name
 from .layers.input import InputLayer
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
 
 
-# Below this many elements in every activation, Numba's kernels run on one thread
-# (BLAS keeps them all): waking threads costs more than it saves. Measured on 2 cores,
-# MLP 784-512-256-10 at 2 threads: batch 32 21k -> 26k samples/s, batch 1024 58.6k ->
-# 60.2k; the small CNN's (128, 26, 26, 32) activations keep both threads. (The batch
-# norm and softmax cross-entropy kernels also decide this for themselves, per call:
-# nbnet/kernels/threads.py.)
-SMALL_ACTIVATION = SMALL_PARALLEL
+# Below kernels.threads.small_parallel() elements in every activation, Numba's kernels
+# run on one thread for the whole step (BLAS keeps them all): waking threads costs more
+# than it saves. Measured on 2 cores with a sleeping pool (cut-off 2^20), MLP
+# 784-512-256-10 at 2 threads: batch 32 21k -> 26k samples/s. (The batch norm and
+# softmax cross-entropy kernels also decide this for themselves, per call.)
 
 
 class Sequential:
@@ -459,7 +457,7 @@ class Sequential:
                 size *= d or 1
             largest = max(largest, size)
         old = numba.get_num_threads()
-        if largest < SMALL_ACTIVATION and old > 1:
+        if largest < small_parallel() and old > 1:
             numba.set_num_threads(1)
         try:
             yield

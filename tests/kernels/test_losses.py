@@ -6,7 +6,7 @@ import pytest
 import reference_norm_losses as ref
 from helpers import numeric_grad
 from nbnet.kernels import losses as K
-from nbnet.kernels.threads import SMALL_PARALLEL
+from nbnet.kernels.threads import PASSIVE as SMALL_PARALLEL  # the higher of the two cut-offs
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-13), np.float32: dict(rtol=1e-5, atol=1e-7)}
 SHAPES = [(1, 1), (1, 5), (3, 2), (17, 10), (64, 3), (5, 1000), (3000, 3)]

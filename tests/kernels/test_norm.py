@@ -6,7 +6,7 @@ import pytest
 import reference_norm_losses as ref
 from helpers import numeric_grad
 from nbnet.kernels import norm as K
-from nbnet.kernels.threads import SMALL_PARALLEL
+from nbnet.kernels.threads import PASSIVE as SMALL_PARALLEL  # the higher of the two cut-offs
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
 SHAPES = [(1, 7), (2, 3), (5, 1), (33, 130), (17, 65), (1030, 5), (1500, 19)]
