@@ -34,30 +34,39 @@ _NAMES = ("scipy_openblas_set_threads_callback_function64_",
 
 _setters = []      # numpy's OpenBLAS entry points found by prepare()
 _installed = False
+_lib, _lib_looked = None, False
 
 
-def _numpy_openblas_setters():
+def numpy_openblas_library():
+    """ctypes handle of numpy's own OpenBLAS (the copy its wheels carry, in numpy.libs/
+    or numpy/.libs/), or None when numpy uses another BLAS."""
+    global _lib, _lib_looked
+    if _lib_looked:
+        return _lib
+    _lib_looked = True
     import numpy
     from threadpoolctl import threadpool_info
     here = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
-    found = []
     for info in threadpool_info():
-        path = info.get("filepath") or ""
-        # numpy's wheels bring their own copy, in numpy.libs/ (or numpy/.libs/)
-        if info.get("internal_api") != "openblas" or not os.path.abspath(path).startswith(
+        path = os.path.abspath(info.get("filepath") or "")
+        if info.get("internal_api") == "openblas" and path.startswith(
                 (os.path.join(here, "numpy.libs"), os.path.join(here, "numpy"))):
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:  # pragma: no cover - a library threadpoolctl just listed
-            continue
-        for name in _NAMES:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.argtypes, fn.restype = [ctypes.c_void_p], None
-                found.append(fn)
-                break
-    return found
+            try:
+                _lib = ctypes.CDLL(path)
+            except OSError:  # pragma: no cover - a library threadpoolctl just listed
+                pass
+            break
+    return _lib
+
+
+def _numpy_openblas_setters():
+    lib = numpy_openblas_library()
+    for name in _NAMES if lib is not None else ():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.argtypes, fn.restype = [ctypes.c_void_p], None
+            return [fn]
+    return []
 
 
 def prepare():

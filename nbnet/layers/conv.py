@@ -20,6 +20,7 @@ from .. import initializers
 from ..kernels import activations as KA
 from ..kernels import conv as KC
 from ..kernels import dense as KD
+from ..kernels.gemm import matmul
 from .core import KernelLayer
 
 _COLS_BYTES = 64 << 20  # the most memory one im2col buffer may take
@@ -160,7 +161,7 @@ class Conv2D(KernelLayer):
         for n0 in range(0, N, chunk):  # z = cols @ W, one product per chunk of images
             n1 = min(N, n0 + chunk)
             cols = x.reshape(-1, x.shape[-1]) if direct else self._im2col(x, n0, n1, OH, OW, pt, pl)
-            np.dot(cols, Wm, out=z[n0 * rows:n1 * rows])
+            matmul(z[n0 * rows:n1 * rows], cols, Wm)
         b = self.bias.value if self.use_bias else self._no_bias
         code = self._code
         if self.emit_logits or code == KA.LINEAR:
@@ -216,19 +217,14 @@ class Conv2D(KernelLayer):
             else:
                 cols = self._im2col(x, n0, n1, OH, OW, pt, pl)
             if train:  # dW = cols.T @ dz (overwrites; later chunks are added in order)
-                if n0 == 0:
-                    np.dot(cols.T, dz_c, out=dWm)
-                else:
-                    part = self.buffer("dW_part", dWm.shape)
-                    np.dot(cols.T, dz_c, out=part)
-                    dWm += part
+                matmul(dWm, cols.T, dz_c, beta=0.0 if n0 == 0 else 1.0)
             if dx is None:
                 continue
             if direct:  # dx = dz @ W.T straight into dx
-                np.dot(dz_c, Wm.T, out=dx.reshape(-1, C))
+                matmul(dx.reshape(-1, C), dz_c, Wm.T)
                 continue
             dcols = self.buffer("dcols", (n1 - n0, OH, OW, kh * kw * C))
-            np.dot(dz_c, Wm.T, out=dcols.reshape(-1, kh * kw * C))
+            matmul(dcols.reshape(-1, kh * kw * C), dz_c, Wm.T)
             KC.col2im(dx[n0:n1], dcols, kh, kw, sh, sw, pt, pl)
         return dx
 

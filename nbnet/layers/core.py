@@ -15,6 +15,7 @@ from .. import random as nbrandom
 from ..kernels import activations as KA
 from ..kernels import dense as K
 from ..kernels import dropout as KD
+from ..kernels.gemm import matmul
 from .activations import ActivationBase
 from .base import Layer
 
@@ -72,7 +73,7 @@ class Dense(KernelLayer):
         x2 = np.ascontiguousarray(x, dtype=self.dtype).reshape(-1, W.shape[0])
         F = self.units
         z = self.buffer("z", (x2.shape[0], F))
-        np.dot(x2, W, out=z)
+        matmul(z, x2, W)
         b = self.bias.value if self.use_bias else self._no_bias
         code = self._code
         if self.emit_logits or code == KA.LINEAR:
@@ -107,11 +108,11 @@ class Dense(KernelLayer):
             K.bias_act_backward(dz, db, dz, z, z, has_bias, KA.LINEAR, 0.0)
         W = self.kernel.value
         if train:
-            np.dot(x2.T, dz, out=self.kernel.grad)  # dW = x.T @ dz (overwrites)
+            matmul(self.kernel.grad, x2.T, dz)  # dW = x.T @ dz (overwrites)
         if not self.need_input_grad:
             return None
         dx = self.buffer("dx", x2.shape)
-        np.dot(dz, W.T, out=dx)
+        matmul(dx, dz, W.T)
         return dx.reshape(self._in_shape)
 
     def flops(self, input_shape):

@@ -83,6 +83,33 @@ def test_same_seed_bitwise_identical_weights_at_1_and_2_threads():
         assert np.array_equal(a, c)
 
 
+def _train_wide(threads):
+    """Big enough that every matrix product is split among threads (the digits model
+    above is not: its products are too small for BLAS to thread)."""
+    old = numba.get_num_threads()
+    nb.set_num_threads(threads)
+    try:
+        nb.utils.set_random_seed(3)
+        model = nb.Sequential([nb.Input(shape=(784,)), layers.Dense(512), layers.BatchNormalization(),
+                               layers.ReLU(), layers.Dense(256), layers.BatchNormalization(),
+                               layers.ReLU(), layers.Dense(10)])
+        model.compile(nb.optimizers.Adam(1e-3), nb.losses.SparseCategoricalCrossentropy(from_logits=True))
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(512, 784)).astype("float32")
+        y = rng.integers(0, 10, 512)
+        model.fit(x, y, epochs=1, batch_size=256, verbose=0)
+        return model.get_weights(), model.predict(x[:300], batch_size=300)
+    finally:
+        nb.set_num_threads(old)
+
+
+def test_reference_mlp_bitwise_identical_at_1_and_2_threads():
+    (w1, p1), (w2, p2) = _train_wide(1), _train_wide(2)
+    for a, b in zip(w1, w2):
+        assert np.array_equal(a, b)
+    assert np.array_equal(p1, p2)
+
+
 def test_train_on_batch_and_predict_on_batch():
     nb.utils.set_random_seed(0)
     model = nb.Sequential([nb.Input(shape=(3,)), layers.Dense(1)])
