@@ -116,6 +116,17 @@ def batchnorm_forward_train_tall(y, mean, inv_std, x, gamma, beta, eps, relu):
     _restore_threads(old)
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def batchnorm_update_moving(moving_mean, moving_var, mean, inv_std, momentum, eps):
+    """moving = momentum * moving + (1 - momentum) * batch statistic, per channel, in
+    float64 (overwrites moving_mean, moving_var: (C,)); the biased batch variance is
+    recovered from inv_std = 1 / sqrt(var + eps) as max(1 / inv_std^2 - eps, 0)."""
+    for c in range(mean.shape[0]):
+        var = max(1.0 / (inv_std[c] * inv_std[c]) - eps, 0.0)
+        moving_mean[c] = momentum * np.float64(moving_mean[c]) + (1.0 - momentum) * mean[c]
+        moving_var[c] = momentum * np.float64(moving_var[c]) + (1.0 - momentum) * var
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def batchnorm_forward_infer(y, x, moving_mean, moving_var, gamma, beta, eps, relu):
     """x, y: (M, C) (any layout: elementwise); moving_mean, moving_var, gamma, beta: (C,).

@@ -104,11 +104,8 @@ class BatchNormalization(Layer):
         if self._train_mode:
             # moving = momentum * moving + (1 - momentum) * batch (biased variance,
             # recovered exactly enough in float64 from inv_std = 1/sqrt(var + eps))
-            var = np.maximum(1.0 / (inv_std * inv_std) - self.epsilon, 0.0)
-            mu = self.momentum
-            mm, mv = self.moving_mean.value, self.moving_variance.value
-            mm[...] = mu * mm.astype(np.float64) + (1.0 - mu) * mean
-            mv[...] = mu * mv.astype(np.float64) + (1.0 - mu) * var
+            K.batchnorm_update_moving(self.moving_mean.value, self.moving_variance.value, mean,
+                                      inv_std, float(self.momentum), float(self.epsilon))
         else:
             mm, mv = self.moving_mean.value, self.moving_variance.value
             K.batchnorm_forward_infer(y2, x2, mm, mv, gamma, beta, self.epsilon, relu)

@@ -162,3 +162,19 @@ def test_bitwise_identical_at_1_and_2_threads(variant):
         numba.set_num_threads(old)
     for a, b in zip(*results):
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_update_moving_matches_the_formula(rng, dtype):
+    c = 37
+    mm = rng.normal(size=c).astype(dtype)
+    mv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    mean = rng.normal(size=c)
+    var = rng.uniform(0.0, 3.0, size=c)
+    var[0] = 0.0  # a constant channel
+    inv_std = 1.0 / np.sqrt(var + 1e-3)
+    exp_mm = 0.9 * mm.astype(np.float64) + 0.1 * mean
+    exp_mv = 0.9 * mv.astype(np.float64) + 0.1 * var
+    K.batchnorm_update_moving(mm, mv, mean, inv_std, 0.9, 1e-3)
+    np.testing.assert_allclose(mm, exp_mm, **TOL[dtype])
+    np.testing.assert_allclose(mv, exp_mv, rtol=TOL[dtype]["rtol"], atol=1e-12 if dtype == np.float64 else 1e-6)
