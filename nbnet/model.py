@@ -239,6 +239,12 @@ class Sequential:
                              for m in self._metric_ids]
         self._loss_tracker = metrics_mod.Mean(name="loss")
 
+    def _prepare_inference(self):
+        if self.compiled:
+            self._prepare_loss()
+        else:  # no loss to fuse with, but BatchNormalization + ReLU still fuse
+            self._fuse_batchnorm_relu()
+
     def _fuse_batchnorm_relu(self):
         """BatchNormalization followed by a plain ReLU: the normalisation kernel applies
         the ReLU itself (one pass less over the data forward and backward), and the
@@ -528,8 +534,7 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto"):
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x, "predict")
-        if self.compiled:
-            self._prepare_loss()
+        self._prepare_inference()
         out = None
         with self._kernel_threads(batch_size):
             for s in range(0, len(x), batch_size):
@@ -543,8 +548,7 @@ class Sequential:
 
     def predict_on_batch(self, x):
         x = self._prepare_x(x, "predict_on_batch")
-        if self.compiled:
-            self._prepare_loss()
+        self._prepare_inference()
         return np.array(self._predict_batch(x), copy=True)
 
     def __call__(self, x, training=False):

@@ -4,6 +4,7 @@ import numpy as np
 
 from . import losses as L
 from .errors import DataError
+from .kernels.checks import all_finite
 
 
 def _first_bad(arr):
@@ -31,7 +32,7 @@ def check_x(x, input_shape, dtype, what):
         raise DataError(f"{what}: the model expects inputs of shape {tuple(input_shape)}, "
                         f"got x of shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    if not all_finite(arr.reshape(-1)):
         i = _first_bad(arr)
         raise DataError(f"{what}: x contains NaN or Inf (first in sample {i})")
     return arr

@@ -196,3 +196,18 @@ def test_batchnorm_relu_fusion_changes_no_bit():
     for a, b in zip(wa, wb):
         assert np.array_equal(a, b)
     assert np.array_equal(pa, pb)
+
+
+def test_uncompiled_predict_fuses_batchnorm_relu_bit_for_bit():
+    nb.utils.set_random_seed(5)
+    model = nb.Sequential([nb.Input(shape=(20,)), layers.Dense(16), layers.BatchNormalization(),
+                           layers.ReLU(), layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(50, 20)).astype("float32")
+    bn = model.layers[1]
+    bn.set_weights([w + 0.3 for w in bn.get_weights()])  # non-trivial moving statistics
+    h = x
+    for layer in model.layers:  # unfused: each layer alone
+        h = np.array(layer.forward(h, training=False), copy=True)
+    out = model.predict(x, batch_size=50)
+    assert bn.fused_relu  # predict fused them although the model was never compiled
+    assert np.array_equal(out, h)
