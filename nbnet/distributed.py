@@ -117,37 +117,33 @@ def sync_model(model, comm):
 
 # ------------------------------------------------------------------ batch norm
 def bn_forward_train(comm, y2, mean, inv_std, x2, gamma, beta, eps, relu):
-    """Batch statistics over the rows of all ranks (float64), then normalise the local
-    rows: y = gamma * (x - mean) * inv_std + beta (max(., 0) if relu)."""
+    """Batch statistics over the rows of all ranks (float64, two passes around the
+    global mean), then normalise the local rows: y = gamma * (x - mean) * inv_std + beta
+    (max(., 0) if relu)."""
+    from .kernels import norm as K
     c = x2.shape[1]
     buf = np.empty(c + 1)
-    buf[:c] = x2.sum(axis=0, dtype=np.float64)
+    K.bn_local_sums(buf[:c], x2, np.zeros(c))
     buf[c] = x2.shape[0]
     comm.allreduce_(buf)
     n = buf[c]
     mean[...] = buf[:c] / n
-    d = x2 - mean
-    var = comm.allreduce_(np.einsum("ij,ij->j", d, d)) / n
+    sq = np.empty(c)
+    K.bn_local_sq(sq, x2, mean)
+    var = comm.allreduce_(sq) / n
     inv_std[...] = 1.0 / np.sqrt(var + eps)
-    y = d * (inv_std * gamma) + beta
-    if relu:
-        np.maximum(y, 0.0, out=y)
-    y2[...] = y
+    K.bn_normalize(y2, x2, mean, inv_std, gamma, beta, relu)
     return n
 
 
 def bn_backward_train(comm, n, dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma, beta, relu):
     """dx of the global-batch formula for the local rows; dgamma / dbeta are the LOCAL
     sums (the gradient Allreduce adds them up)."""
-    xhat = (x2 - mean) * inv_std
-    g = dy2.astype(np.float64)
-    if relu:
-        g = g * (gamma * xhat + beta > 0)
+    from .kernels import norm as K
     c = x2.shape[1]
     local = np.empty(2 * c)
-    local[:c] = g.sum(axis=0)
-    local[c:] = np.einsum("ij,ij->j", g, xhat)
+    K.bn_local_grad_sums(local, dy2, x2, mean, inv_std, gamma, beta, relu)
     dbeta[...] = local[:c]
     dgamma[...] = local[c:]
     tot = comm.allreduce_(local.copy())
-    dx2[...] = (gamma * inv_std / n) * (n * g - tot[:c] - xhat * tot[c:])
+    K.bn_grad_input(dx2, dy2, x2, mean, inv_std, gamma, beta, relu, tot, float(n))

@@ -247,3 +247,109 @@ def batchnorm_backward_infer(dx, dy, x, mean, inv_std, gamma, beta, relu):
                 g = 0.0
             dx[i, c] = g * gamma[c] * inv_std[c]
     _restore_threads(old)
+
+
+# ---------------------------------------------------------------- distributed pieces
+# Batch norm over the rows of several MPI ranks (nbnet/distributed.py): each rank sums
+# its own rows, the sums are Allreduced, and the local rows are normalised with the
+# global statistics. Exact two-pass: the squares are summed around the global mean.
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_local_sums(out, x, center):
+    """out[c] = sum_i (x[i, c] - center[c]), float64 (C,), fixed row chunks summed in
+    order; x: (M, C), center: float64 (C,)."""
+    M, C = x.shape
+    old = _few_threads(M * C)
+    nch = (M + _ROWS - 1) // _ROWS
+    p = np.zeros((nch, C))
+    for k in prange(nch):
+        pk = p[k]
+        for i in range(k * _ROWS, min(M, (k + 1) * _ROWS)):
+            xi = x[i]
+            for c in range(C):
+                pk[c] += np.float64(xi[c]) - center[c]
+    for c in range(C):
+        out[c] = 0.0
+    for k in range(nch):
+        for c in range(C):
+            out[c] += p[k, c]
+    _restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_local_sq(out, x, mean):
+    """out[c] = sum_i (x[i, c] - mean[c])^2, float64 (C,), fixed row chunks in order."""
+    M, C = x.shape
+    old = _few_threads(M * C)
+    nch = (M + _ROWS - 1) // _ROWS
+    p = np.zeros((nch, C))
+    for k in prange(nch):
+        pk = p[k]
+        for i in range(k * _ROWS, min(M, (k + 1) * _ROWS)):
+            xi = x[i]
+            for c in range(C):
+                d = np.float64(xi[c]) - mean[c]
+                pk[c] += d * d
+    for c in range(C):
+        out[c] = 0.0
+    for k in range(nch):
+        for c in range(C):
+            out[c] += p[k, c]
+    _restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_normalize(y, x, mean, inv_std, gamma, beta, relu):
+    """y = (x - mean) * (inv_std * gamma) + beta (max(., 0) if relu); x, y (M, C)."""
+    M, C = x.shape
+    old = _few_threads(M * C)
+    for i in prange(M):
+        for c in range(C):
+            v = (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c]
+            if relu and v < 0.0:
+                v = 0.0
+            y[i, c] = v
+    _restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_local_grad_sums(out, dy, x, mean, inv_std, gamma, beta, relu):
+    """out[:C] = sum_i g, out[C:] = sum_i g * xhat with xhat = (x - mean) * inv_std and
+    g = dy masked by the forward's ReLU; float64 (2C,), fixed row chunks in order."""
+    M, C = x.shape
+    old = _few_threads(2 * M * C)
+    nch = (M + _ROWS - 1) // _ROWS
+    p = np.zeros((nch, 2 * C))
+    for k in prange(nch):
+        pk = p[k]
+        for i in range(k * _ROWS, min(M, (k + 1) * _ROWS)):
+            for c in range(C):
+                xh = (np.float64(x[i, c]) - mean[c]) * inv_std[c]
+                g = np.float64(dy[i, c])
+                if relu and gamma[c] * xh + beta[c] <= 0.0:
+                    g = 0.0
+                pk[c] += g
+                pk[C + c] += g * xh
+    for c in range(2 * C):
+        out[c] = 0.0
+    for k in range(nch):
+        for c in range(2 * C):
+            out[c] += p[k, c]
+    _restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_grad_input(dx, dy, x, mean, inv_std, gamma, beta, relu, tot, n):
+    """dx = gamma * inv_std / n * (n * g - tot[:C] - xhat * tot[C:]) with the GLOBAL
+    sums tot (2C,) and global row count n."""
+    M, C = x.shape
+    old = _few_threads(2 * M * C)
+    for i in prange(M):
+        for c in range(C):
+            xh = (np.float64(x[i, c]) - mean[c]) * inv_std[c]
+            g = np.float64(dy[i, c])
+            if relu and gamma[c] * xh + beta[c] <= 0.0:
+                g = 0.0
+            dx[i, c] = (gamma[c] * inv_std[c] / n) * (n * g - tot[c] - xh * tot[C + c])
+    _restore_threads(old)

@@ -178,3 +178,34 @@ def test_update_moving_matches_the_formula(rng, dtype):
     K.batchnorm_update_moving(mm, mv, mean, inv_std, 0.9, 1e-3)
     np.testing.assert_allclose(mm, exp_mm, **TOL[dtype])
     np.testing.assert_allclose(mv, exp_mv, rtol=TOL[dtype]["rtol"], atol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[0] > 1])
+@pytest.mark.parametrize("relu", [False, True])
+def test_distributed_pieces_on_one_rank_match_reference(rng, dtype, shape, relu):
+    """The pieces nbnet/distributed.py runs around its Allreduces, with one rank's
+    sums standing for the global ones, give the reference forward and backward."""
+    x, gamma, beta = _data(rng, shape, dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    m, c = shape
+    s1 = np.empty(c)
+    K.bn_local_sums(s1, x, np.zeros(c))
+    np.testing.assert_allclose(s1, x.astype(np.float64).sum(0), rtol=1e-12, atol=1e-12 * np.abs(x).sum(0).max())
+    mean = s1 / m
+    sq = np.empty(c)
+    K.bn_local_sq(sq, x, mean)
+    inv_std = 1.0 / np.sqrt(sq / m + 1e-3)
+    y = np.empty_like(x)
+    K.bn_normalize(y, x, mean, inv_std, gamma, beta, relu)
+    y_r, mean_r, inv_std_r = ref.bn_train(x, gamma.astype(float), beta.astype(float), 1e-3, relu)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(y, y_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(y_r).max())
+    tot = np.empty(2 * c)
+    K.bn_local_grad_sums(tot, dy, x, mean, inv_std, gamma, beta, relu)
+    dx = np.empty_like(x)
+    K.bn_grad_input(dx, dy, x, mean, inv_std, gamma, beta, relu, tot, float(m))
+    dx_r, dg_r, db_r = ref.bn_backward(dy, x, gamma.astype(float), beta.astype(float), 1e-3, relu)
+    np.testing.assert_allclose(dx, dx_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(dx_r).max())
+    np.testing.assert_allclose(tot[c:], dg_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(dg_r).max())
+    np.testing.assert_allclose(tot[:c], db_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(db_r).max())
