@@ -123,13 +123,13 @@ def bn_forward_train(comm, y2, mean, inv_std, x2, gamma, beta, eps, relu):
     from .kernels import norm as K
     c = x2.shape[1]
     buf = np.empty(c + 1)
-    K.bn_local_sums(buf[:c], x2, np.zeros(c))
+    K.bn_local_sums(buf[:c], x2, np.zeros(c), False)
     buf[c] = x2.shape[0]
     comm.allreduce_(buf)
     n = buf[c]
     mean[...] = buf[:c] / n
     sq = np.empty(c)
-    K.bn_local_sq(sq, x2, mean)
+    K.bn_local_sums(sq, x2, mean, True)
     var = comm.allreduce_(sq) / n
     inv_std[...] = 1.0 / np.sqrt(var + eps)
     K.bn_normalize(y2, x2, mean, inv_std, gamma, beta, relu)

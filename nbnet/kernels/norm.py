@@ -36,6 +36,20 @@ _ROWS = 128   # rows per chunk in the _tall kernels (fixed: never the thread cou
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bn_normalize(y, x, mean, inv_std, gamma, beta, relu):
+    """y = (x - mean) * (inv_std * gamma) + beta (max(., 0) if relu); x, y (M, C)."""
+    M, C = x.shape
+    old = _few_threads(M * C)
+    for i in prange(M):
+        for c in range(C):
+            v = (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c]
+            if relu and v < 0.0:
+                v = 0.0
+            y[i, c] = v
+    _restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
 def batchnorm_forward_train_2d(y, mean, inv_std, x, gamma, beta, eps, relu):
     """x, y: (N, F); gamma, beta: (F,); mean, inv_std: (F,) float64 (overwritten).
     Batch statistics per feature, then y = gamma * (x - mean) * inv_std + beta
@@ -107,12 +121,7 @@ def batchnorm_forward_train_tall(y, mean, inv_std, x, gamma, beta, eps, relu):
             var = 0.0
         mean[c] = np.float64(x[0, c]) + m1
         inv_std[c] = 1.0 / np.sqrt(var + eps)
-    for i in prange(M):
-        for c in range(C):
-            v = (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c]
-            if relu and v < 0.0:
-                v = 0.0
-            y[i, c] = v
+    bn_normalize(y, x, mean, inv_std, gamma, beta, relu)
     _restore_threads(old)
 
 
@@ -256,9 +265,9 @@ def batchnorm_backward_infer(dx, dy, x, mean, inv_std, gamma, beta, relu):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def bn_local_sums(out, x, center):
-    """out[c] = sum_i (x[i, c] - center[c]), float64 (C,), fixed row chunks summed in
-    order; x: (M, C), center: float64 (C,)."""
+def bn_local_sums(out, x, center, square):
+    """out[c] = sum_i d or sum_i d^2 (square) with d = x[i, c] - center[c]; float64
+    (C,), fixed row chunks summed in order; x: (M, C), center: float64 (C,)."""
     M, C = x.shape
     old = _few_threads(M * C)
     nch = (M + _ROWS - 1) // _ROWS
@@ -268,48 +277,13 @@ def bn_local_sums(out, x, center):
         for i in range(k * _ROWS, min(M, (k + 1) * _ROWS)):
             xi = x[i]
             for c in range(C):
-                pk[c] += np.float64(xi[c]) - center[c]
+                d = np.float64(xi[c]) - center[c]
+                pk[c] += d * d if square else d
     for c in range(C):
         out[c] = 0.0
     for k in range(nch):
         for c in range(C):
             out[c] += p[k, c]
-    _restore_threads(old)
-
-
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def bn_local_sq(out, x, mean):
-    """out[c] = sum_i (x[i, c] - mean[c])^2, float64 (C,), fixed row chunks in order."""
-    M, C = x.shape
-    old = _few_threads(M * C)
-    nch = (M + _ROWS - 1) // _ROWS
-    p = np.zeros((nch, C))
-    for k in prange(nch):
-        pk = p[k]
-        for i in range(k * _ROWS, min(M, (k + 1) * _ROWS)):
-            xi = x[i]
-            for c in range(C):
-                d = np.float64(xi[c]) - mean[c]
-                pk[c] += d * d
-    for c in range(C):
-        out[c] = 0.0
-    for k in range(nch):
-        for c in range(C):
-            out[c] += p[k, c]
-    _restore_threads(old)
-
-
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def bn_normalize(y, x, mean, inv_std, gamma, beta, relu):
-    """y = (x - mean) * (inv_std * gamma) + beta (max(., 0) if relu); x, y (M, C)."""
-    M, C = x.shape
-    old = _few_threads(M * C)
-    for i in prange(M):
-        for c in range(C):
-            v = (np.float64(x[i, c]) - mean[c]) * (inv_std[c] * gamma[c]) + beta[c]
-            if relu and v < 0.0:
-                v = 0.0
-            y[i, c] = v
     _restore_threads(old)
 
 

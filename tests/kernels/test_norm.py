@@ -190,11 +190,11 @@ def test_distributed_pieces_on_one_rank_match_reference(rng, dtype, shape, relu)
     dy = rng.normal(size=shape).astype(dtype)
     m, c = shape
     s1 = np.empty(c)
-    K.bn_local_sums(s1, x, np.zeros(c))
+    K.bn_local_sums(s1, x, np.zeros(c), False)
     np.testing.assert_allclose(s1, x.astype(np.float64).sum(0), rtol=1e-12, atol=1e-12 * np.abs(x).sum(0).max())
     mean = s1 / m
     sq = np.empty(c)
-    K.bn_local_sq(sq, x, mean)
+    K.bn_local_sums(sq, x, mean, True)
     inv_std = 1.0 / np.sqrt(sq / m + 1e-3)
     y = np.empty_like(x)
     K.bn_normalize(y, x, mean, inv_std, gamma, beta, relu)
