@@ -9,13 +9,14 @@ each result as a fraction of this machine's measured limit: sgemm GFLOP/s throug
 numpy's BLAS for the training / predict workloads, STREAM-triad bandwidth for the
 kernels alone.
 
-By default each framework runs in its own worker process: in one process the two share
-one OpenMP runtime, and `import nbnet` sets OMP_WAIT_POLICY=PASSIVE (nbnet's kernels
-alternate with OpenBLAS's threads, which spinning OpenMP threads would fight), which
-made PyTorch's own training step 2x slower at 2 threads on the 2-core machine.
-`--one-process` runs both in this process instead, to show that interference. Each
-timed round follows one untimed call of the same work, so that neither framework is
-timed on caches and threads left cold by the other's round.
+By default each framework runs in its own worker process, so that each keeps its own
+OpenMP settings and thread pools: in one process the two share one OpenMP runtime, and
+the OMP_WAIT_POLICY=PASSIVE that `import nbnet` set until 2026-12-01 (and still sets
+when it cannot run numpy's BLAS on its own pool, see nbnet/blas.py) made PyTorch's own
+training step 2x slower at 2 threads on the 2-core machine. `--one-process` runs both
+in this process instead. Each timed round follows one untimed call of the same work,
+so that neither framework is timed on caches and threads left cold by the other's
+round.
 """
 import argparse
 import json
@@ -32,8 +33,8 @@ SIDE = None  # "nbnet", "torch" or "both": which framework(s) this process times
 
 def load(side):
     """Import the frameworks `side` needs ("nbnet", "torch" or "both") into globals.
-    torch is imported first, so that its OpenMP runtime starts before `import nbnet`
-    sets OMP_WAIT_POLICY; nbnet is needed on the torch side too, but only to build the
+    torch is imported first, so that its OpenMP runtime starts before `import nbnet` can
+    set OMP_WAIT_POLICY (its fallback); nbnet is needed on the torch side too, but only to build the
     same seeded data and initial weights (none of its parallel kernels runs there)."""
     global nb, layers, torch, tnn, F, SIDE
     SIDE = side
@@ -126,13 +127,13 @@ def train_workload(kind, batch, steps):
     x = rng.standard_normal((n,) + m.input_shape[1:], dtype=np.float32)
     y = rng.integers(0, 10, n)
     flops = model_flops(m, training=True) * n
+    m.compile(nb.optimizers.Adam(learning_rate=1e-3),
+              nb.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     def run_nb():
         m.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
     if torch is None:
-        m.compile(nb.optimizers.Adam(learning_rate=1e-3),
-                  nb.losses.SparseCategoricalCrossentropy(from_logits=True))
         return run_nb, None, n, flops, None
     t = mlp_torch(m) if kind == "mlp" else cnn_torch(m)
     xt = torch.from_numpy(x if kind == "mlp" else x.transpose(0, 3, 1, 2).copy())
@@ -148,8 +149,6 @@ def train_workload(kind, batch, steps):
             F.cross_entropy(t(a), b).backward()
             opt.step()
 
-    m.compile(nb.optimizers.Adam(learning_rate=1e-3),
-              nb.losses.SparseCategoricalCrossentropy(from_logits=True))
     return run_nb, run_torch, n, flops, None
 
 

@@ -24,13 +24,6 @@ from .training import (apply_output_activation, check_x, check_y, fused_loss_for
                        merge_tail)
 
 
-# Below kernels.threads.small_parallel() elements in every activation, Numba's kernels
-# run on one thread for the whole step (BLAS keeps them all): waking threads costs more
-# than it saves. Measured on 2 cores with a sleeping pool (cut-off 2^20), MLP
-# 784-512-256-10 at 2 threads: batch 32 21k -> 26k samples/s. (The batch norm and
-# softmax cross-entropy kernels also decide this for themselves, per call.)
-
-
 class Sequential:
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
@@ -453,8 +446,12 @@ class Sequential:
 
     @contextlib.contextmanager
     def _kernel_threads(self, batch_size):
-        """Numba kernels on one thread for the duration when the model's activations
-        at this batch size are small (results are bitwise the same either way)."""
+        """Numba kernels on one thread for the duration when every activation of the
+        model at this batch size is under kernels.threads.small_parallel() elements:
+        waking threads would cost more than it saves (measured on 2 cores with a
+        sleeping pool, cut-off 2^20: MLP 784-512-256-10 at batch 32, 21k -> 26k
+        samples/s). The batch norm, softmax cross-entropy and matrix-product kernels
+        also decide this for themselves, per call. Results are bitwise the same."""
         largest, shape = 0, self.input_shape
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)

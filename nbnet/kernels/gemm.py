@@ -70,8 +70,7 @@ _dgemm32, _dgemm64 = _make_gemm_call(True, False), _make_gemm_call(True, True)
 
 @intrinsic
 def _call_int_int(typingctx, fn, n):
-    """int fn(int) through the pointer fn (openblas_set_num_threads returns nothing:
-    the result is then undefined and ignored)."""
+    """void fn(int) through the pointer fn (openblas_set_num_threads)."""
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
         f = builder.inttoptr(args[0], ir.FunctionType(ir.VoidType(), [i32]).as_pointer())
