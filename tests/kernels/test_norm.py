@@ -209,3 +209,31 @@ def test_distributed_pieces_on_one_rank_match_reference(rng, dtype, shape, relu)
     np.testing.assert_allclose(dx, dx_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(dx_r).max())
     np.testing.assert_allclose(tot[c:], dg_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(dg_r).max())
     np.testing.assert_allclose(tot[:c], db_r, rtol=tol["rtol"], atol=tol["rtol"] * np.abs(db_r).max())
+
+
+def test_distributed_pieces_bitwise_identical_at_1_and_2_threads():
+    rng = np.random.default_rng(11)
+    shape = (60000, 21)  # enough work for 2 threads
+    assert shape[0] * shape[1] >= SMALL_PARALLEL
+    x, gamma, beta = _data(rng, shape, np.float32)
+    dy = rng.normal(size=shape).astype(np.float32)
+    c = shape[1]
+    results = []
+    old = numba.get_num_threads()
+    try:
+        for t in (1, 2):
+            numba.set_num_threads(t)
+            s1, sq, tot = np.empty(c), np.empty(c), np.empty(2 * c)
+            K.bn_local_sums(s1, x, np.zeros(c), False)
+            mean = s1 / shape[0]
+            K.bn_local_sums(sq, x, mean, True)
+            inv_std = 1.0 / np.sqrt(sq / shape[0] + 1e-3)
+            y, dx = np.empty_like(x), np.empty_like(x)
+            K.bn_normalize(y, x, mean, inv_std, gamma, beta, True)
+            K.bn_local_grad_sums(tot, dy, x, mean, inv_std, gamma, beta, True)
+            K.bn_grad_input(dx, dy, x, mean, inv_std, gamma, beta, True, tot, float(shape[0]))
+            results.append((s1, sq, y, tot, dx))
+    finally:
+        numba.set_num_threads(old)
+    for a, b in zip(*results):
+        assert a.tobytes() == b.tobytes()
