@@ -8,7 +8,9 @@ from nbnet.kernels import gemm as G
 
 needs_cblas = pytest.mark.skipif(not G.available(), reason="numpy's BLAS has no OpenBLAS CBLAS entry points")
 
-SHAPES = [(1, 1, 1), (1, 7, 3), (5, 0, 7), (17, 33, 9), (32, 784, 512), (130, 70, 300), (301, 517, 263)]
+SHAPES = [(1, 1, 1), (1, 7, 3), (5, 0, 7), (17, 33, 9), (32, 784, 512), (130, 70, 300), (301, 517, 263),
+          # few rows: computed transposed into scratch (swap_pays), one tile or ragged tiles
+          (40, 0, 64), (7, 300, 33), (50, 600, 1000), (96, 129, 47)]
 
 
 def _operands(rng, M, K, N, ta, tb, dtype):
@@ -40,7 +42,8 @@ def test_matches_numpy(rng, dtype, shape, ta, tb):
 @needs_cblas
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape,ta,tb", [((128, 784, 512), False, False), ((784, 1024, 512), True, False),
-                                         ((1024, 512, 784), False, True), ((32, 784, 512), False, False)])
+                                         ((1024, 512, 784), False, True), ((32, 784, 512), False, False),
+                                         ((50, 600, 1000), False, True)])
 def test_bitwise_identical_at_1_and_2_threads(rng, dtype, shape, ta, tb):
     M, K, N = shape
     tm, tn = G.tiles(M, N, K, 2)
@@ -57,6 +60,26 @@ def test_bitwise_identical_at_1_and_2_threads(rng, dtype, shape, ta, tb):
     finally:
         numba.set_num_threads(old)
     assert outs[0].tobytes() == outs[1].tobytes()
+
+
+def test_the_transposed_path_is_taken_for_few_rows_only():
+    # the shapes above really exercise both paths of the kernel
+    assert G.swap_pays(32, 512, False) and G.swap_pays(96, 47, False) and G.swap_pays(40, 64, False)
+    assert not G.swap_pays(32, 512, True)      # dW = x.T @ dz: 2x slower transposed
+    assert not G.swap_pays(130, 300, False)    # many rows: no gain
+    assert not G.swap_pays(17, 9, False)       # narrow C
+
+
+@needs_cblas
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transposed_path_leaves_the_rest_of_a_larger_out_alone(rng, dtype):
+    # out is a row block of a larger array (as in the convolution's per-chunk products)
+    a, b = _operands(rng, 40, 100, 64, False, True, dtype)
+    big = np.full((100, 64), 7.0, dtype)
+    G.matmul(big[30:70], a, b)
+    assert np.all(big[:30] == 7.0) and np.all(big[70:] == 7.0)
+    np.testing.assert_allclose(big[30:70], a.astype(np.float64) @ b.astype(np.float64),
+                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
 def test_tiles_cover_c_and_ignore_the_thread_count():
