@@ -42,6 +42,10 @@ class Mean(Metric):
     default_name = "mean"
 
     def update_state(self, values, sample_weight=None):
+        if isinstance(values, float) and isinstance(sample_weight, (int, float)):
+            self.total += values * float(sample_weight)  # the model's loss, once per step
+            self.count += float(sample_weight)
+            return
         v = np.asarray(values, dtype=np.float64)
         w = np.ones_like(v) if sample_weight is None else np.broadcast_to(
             np.asarray(sample_weight, dtype=np.float64), v.shape)

@@ -149,6 +149,8 @@ def test_mean_is_weighted_by_sample_weight():
     m.update_state(2.0, sample_weight=3)
     m.update_state(4.0, sample_weight=1)
     assert m.result() == pytest.approx(2.5)
+    m.update_state(np.array([1.0, 3.0]), sample_weight=np.array([2.0, 2.0]))  # arrays: (10 + 8) / 8
+    assert m.result() == pytest.approx(18.0 / 8.0)
     m.reset_state()
     assert m.result() == 0.0
 

@@ -185,6 +185,11 @@ class Layer:
         """A preallocated array reused across calls with the same shape (no per-step
         allocation). Two shapes per key are kept, so a last partial batch does not
         evict the full-batch buffers."""
+        slot = self._buffers.get(key)
+        if slot is not None and type(shape) is tuple:  # the per-step path: found
+            arr = slot.get(shape)
+            if arr is not None and arr.dtype == (self.dtype if dtype is None else dtype):
+                return arr
         shape = tuple(int(s) for s in shape)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         slot = self._buffers.setdefault(key, {})
