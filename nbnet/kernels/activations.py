@@ -17,8 +17,10 @@ Scalar maths runs in float64 whatever the array dtype (one rounding, on the stor
 Derivatives use the output y where that is cheaper (sigmoid, tanh, elu, selu).
 
 NOTE: bias_act_forward / bias_act_backward (re-exported by kernels/dense.py) live here
-because they inline _act / _dact, and numba's cache only watches the file that
-defines a kernel: helpers must sit in the same file as their callers.
+because they inline _act / _dact; their row helpers bias_act_rows / dact_rows are also
+inlined by the convolution kernels (kernels/conv.py). Numba's cache only watches the
+file that defines a kernel: kernels/__init__.py drops the cache of every kernel when
+any kernel file changes.
 """
 import math
 
@@ -231,12 +233,11 @@ def log_softmax_backward(dx, dy, y):
 _ROWS = 256  # rows per chunk in the bias-gradient reduction (a constant)
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def bias_act_forward(z, y, b, has_bias, act, alpha):
-    """z, y: (N, F); b: (F,). On entry z = x @ W. Then z += b (if has_bias) and
-    y = f(z); y may be z itself (linear). z keeps the pre-activation for backward."""
-    N, F = z.shape
-    for n in prange(N):
+@njit(inline="always", fastmath=FASTMATH)
+def bias_act_rows(z, y, b, has_bias, act, alpha, r0, r1):
+    """bias_act_forward on rows r0:r1 (serial; for kernels that own their rows)."""
+    F = z.shape[1]
+    for n in range(r0, r1):
         if has_bias:
             for j in range(F):
                 z[n, j] = z[n, j] + b[j]
@@ -252,6 +253,35 @@ def bias_act_forward(z, y, b, has_bias, act, alpha):
                 y[n, j] = z[n, j]
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def dact_rows(dz, part, dy, z, y, has_bias, act, alpha, r0, r1):
+    """dz = dy * f'(z) on rows r0:r1, and part (F,) float64 += their column sums if
+    has_bias (serial; for kernels that own their rows)."""
+    F = dz.shape[1]
+    for n in range(r0, r1):
+        if act == RELU:
+            for j in range(F):
+                dz[n, j] = dy[n, j] if z[n, j] > 0 else 0.0
+        elif act != LINEAR:
+            for j in range(F):
+                dz[n, j] = dy[n, j] * _dact(z[n, j], y[n, j], act, alpha)
+        elif dz is not dy:
+            for j in range(F):
+                dz[n, j] = dy[n, j]
+        if has_bias:
+            for j in range(F):
+                part[j] += dz[n, j]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def bias_act_forward(z, y, b, has_bias, act, alpha):
+    """z, y: (N, F); b: (F,). On entry z = x @ W. Then z += b (if has_bias) and
+    y = f(z); y may be z itself (linear). z keeps the pre-activation for backward."""
+    N = z.shape[0]
+    for n in prange(N):
+        bias_act_rows(z, y, b, has_bias, act, alpha, n, n + 1)
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def bias_act_backward(dz, db, dy, z, y, has_bias, act, alpha):
     """dy, z, y, dz: (N, F); db: (F,). dz = dy * f'(z) (overwrites; dz may be dy).
@@ -261,19 +291,7 @@ def bias_act_backward(dz, db, dy, z, y, has_bias, act, alpha):
     nchunks = (N + _ROWS - 1) // _ROWS
     part = np.zeros((nchunks, F))
     for c in prange(nchunks):
-        for n in range(c * _ROWS, min(N, (c + 1) * _ROWS)):
-            if act == RELU:
-                for j in range(F):
-                    dz[n, j] = dy[n, j] if z[n, j] > 0 else 0.0
-            elif act != LINEAR:
-                for j in range(F):
-                    dz[n, j] = dy[n, j] * _dact(z[n, j], y[n, j], act, alpha)
-            elif dz is not dy:
-                for j in range(F):
-                    dz[n, j] = dy[n, j]
-            if has_bias:
-                for j in range(F):
-                    part[c, j] += dz[n, j]
+        dact_rows(dz, part[c], dy, z, y, has_bias, act, alpha, c * _ROWS, min(N, (c + 1) * _ROWS))
     if has_bias:
         for j in range(F):
             s = 0.0

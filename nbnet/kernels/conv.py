@@ -24,9 +24,64 @@ bitwise identical at any thread count.
 import numpy as np
 from numba import njit, prange
 
+from numba import get_thread_id
+
 from . import FASTMATH as _FASTMATH
+from .activations import bias_act_rows, dact_rows
+from .gemm import blas_single_begin, blas_single_end, gemm_call
+from .threads import few_threads, restore_threads
 
 FASTMATH = set(_FASTMATH)  # numba wants a set
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
+    """Output row t = n * OH + oh of im2col (all OW receptive fields of it)."""
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = cols.shape[1], cols.shape[2]
+    n = t // OH
+    oh = t - n * OH
+    for ow in range(OW):
+        col = cols[n, oh, ow]
+        for i in range(kh):
+            h = oh * sh - pad_top + i
+            for j in range(kw):
+                w = ow * sw - pad_left + j
+                base = (i * kw + j) * C
+                if h < 0 or h >= H or w < 0 or w >= W:
+                    for c in range(C):
+                        col[base + c] = 0.0
+                else:
+                    for c in range(C):
+                        col[base + c] = x[n, h, w, c]
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left):
+    """Input row t = n * H + h of col2im, summed serially in float64 in acc (W, C)."""
+    H, W, C = dx.shape[1], dx.shape[2], dx.shape[3]
+    OH, OW = dcols.shape[1], dcols.shape[2]
+    n = t // H
+    h = t - n * H
+    acc[:, :] = 0.0
+    for i in range(kh):
+        # output rows whose window covers input row h through kernel row i
+        r = h + pad_top - i
+        if r < 0 or r % sh != 0 or r // sh >= OH:
+            continue
+        oh = r // sh
+        for ow in range(OW):
+            col = dcols[n, oh, ow]
+            for j in range(kw):
+                w = ow * sw - pad_left + j
+                if w < 0 or w >= W:
+                    continue
+                base = (i * kw + j) * C
+                for c in range(C):
+                    acc[w, c] += col[base + c]
+    for w in range(W):
+        for c in range(C):
+            dx[n, h, w, c] = acc[w, c]
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -34,24 +89,9 @@ def im2col(cols, x, kh, kw, sh, sw, pad_top, pad_left):
     """x (N, H, W, C) -> cols (N, OH, OW, KH*KW*C) (overwritten; 0 for padding).
     cols[n, oh, ow, (i*KW + j)*C + c] = x[n, oh*SH - PT + i, ow*SW - PL + j, c].
     Parallel over the N*OH output rows."""
-    N, H, W, C = x.shape
-    OH, OW = cols.shape[1], cols.shape[2]
+    N, OH = x.shape[0], cols.shape[1]
     for t in prange(N * OH):
-        n = t // OH
-        oh = t - n * OH
-        for ow in range(OW):
-            col = cols[n, oh, ow]
-            for i in range(kh):
-                h = oh * sh - pad_top + i
-                for j in range(kw):
-                    w = ow * sw - pad_left + j
-                    base = (i * kw + j) * C
-                    if h < 0 or h >= H or w < 0 or w >= W:
-                        for c in range(C):
-                            col[base + c] = 0.0
-                    else:
-                        for c in range(C):
-                            col[base + c] = x[n, h, w, c]
+        _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -61,26 +101,97 @@ def col2im(dx, dcols, kh, kw, sh, sw, pad_top, pad_left):
     ow*SW - PL + j = w of dcols[n, oh, ow, (i*KW + j)*C + c]   (the adjoint of im2col).
     Parallel over the N*H input rows; each row is summed serially in float64."""
     N, H, W, C = dx.shape
-    OH, OW = dcols.shape[1], dcols.shape[2]
     for t in prange(N * H):
-        n = t // H
-        h = t - n * H
-        acc = np.zeros((W, C))
-        for i in range(kh):
-            # output rows whose window covers input row h through kernel row i
-            r = h + pad_top - i
-            if r < 0 or r % sh != 0 or r // sh >= OH:
-                continue
-            oh = r // sh
-            for ow in range(OW):
-                col = dcols[n, oh, ow]
-                for j in range(kw):
-                    w = ow * sw - pad_left + j
-                    if w < 0 or w >= W:
-                        continue
-                    base = (i * kw + j) * C
-                    for c in range(C):
-                        acc[w, c] += col[base + c]
-        for w in range(W):
-            for c in range(C):
-                dx[n, h, w, c] = acc[w, c]
+        acc = np.empty((W, C))
+        _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left)
+
+
+# ------------------------------------------------------------------ whole convolutions
+# conv_forward / conv_backward run im2col and the products chunk by chunk of images,
+# each chunk on one thread with its cols in that thread's slice of `scratch` (L2-sized:
+# see nbnet.layers.conv), and one single-threaded BLAS call per product. Unrolling the
+# whole batch first wrote the cols (18 MB for 128 images 13x13x32, 3x3) to memory and
+# read them back, for the forward, dW and col2im. Chunks are a fixed number of images
+# (never the thread count), and dW is summed over chunks in chunk order, in float64.
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def conv_forward(z, y, x, Wm, b, has_bias, act, alpha, kh, kw, sh, sw, pad_top, pad_left, OH, OW,
+                 chunk, scratch, fns, ilp64):
+    """z (N*OH*OW, F) = im2col(x) @ Wm (+ b if has_bias), Wm (KH*KW*C, F); then y = f(z)
+    as bias_act_forward (y may be z, act LINEAR). scratch (threads, >= chunk *
+    OH*OW*KH*KW*C) of x's dtype; fns, ilp64: see nbnet.kernels.gemm.gemm."""
+    N = x.shape[0]
+    KK, F = Wm.shape
+    rows = OH * OW
+    isz = z.itemsize
+    nch = (N + chunk - 1) // chunk
+    old = few_threads(N * rows * KK * F // 32)
+    blas = blas_single_begin(fns)
+    for k in prange(nch):
+        n0 = k * chunk
+        nc = min(N, n0 + chunk) - n0
+        buf = scratch[get_thread_id()]
+        cols = buf[:nc * rows * KK].reshape((nc, OH, OW, KK))
+        xc = x[n0:n0 + nc]
+        for t in range(nc * OH):
+            _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left)
+        gemm_call(fns, ilp64, isz == 8, False, False, nc * rows, F, KK, buf.ctypes.data, KK,
+                  Wm.ctypes.data, F, 0.0, z.ctypes.data + n0 * rows * F * isz, F)
+        bias_act_rows(z, y, b, has_bias, act, alpha, n0 * rows, (n0 + nc) * rows)
+    blas_single_end(fns, blas)
+    restore_threads(old)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def conv_backward(dWm, parts, db, dbparts, dx, dz, dy, z, y, has_bias, act, alpha, x, Wm, kh, kw,
+                  sh, sw, pad_top, pad_left, OH, OW, chunk, scratch, fns, ilp64, need_dw, need_dx):
+    """Backward of conv_forward: dz = dy * f'(z) (as bias_act_backward; dz may be dy) and
+    db = its column sums (if has_bias; dbparts (chunks, F) float64, always given); dWm (KK, F) =
+    im2col(x).T @ dz when need_dw (parts: (chunks, KK, F) of x's dtype, the per-chunk
+    terms); dx (N, H, W, C) = col2im(dz @ Wm.T) when need_dx. Per-chunk terms are added
+    in chunk order. Arrays a flag leaves unused may be empty. scratch, fns, ilp64 as for
+    conv_forward."""
+    N, H, W, C = x.shape
+    KK, F = Wm.shape
+    rows = OH * OW
+    isz = dz.itemsize
+    nch = (N + chunk - 1) // chunk
+    old = few_threads(N * rows * KK * F // 16)
+    blas = blas_single_begin(fns)
+    for k in prange(nch):
+        n0 = k * chunk
+        nc = min(N, n0 + chunk) - n0
+        dbparts[k, :] = 0.0
+        dact_rows(dz, dbparts[k], dy, z, y, has_bias, act, alpha, n0 * rows, (n0 + nc) * rows)
+        buf = scratch[get_thread_id()]
+        cols = buf[:nc * rows * KK].reshape((nc, OH, OW, KK))
+        dzc = dz.ctypes.data + n0 * rows * F * isz
+        if need_dw:
+            xc = x[n0:n0 + nc]
+            for t in range(nc * OH):
+                _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left)
+            gemm_call(fns, ilp64, isz == 8, True, False, KK, F, nc * rows, buf.ctypes.data, KK,
+                      dzc, F, 0.0, parts[k].ctypes.data, F)
+        if need_dx:  # dcols = dz @ Wm.T into the same scratch, then col2im
+            gemm_call(fns, ilp64, isz == 8, False, True, nc * rows, KK, F, dzc, F,
+                      Wm.ctypes.data, F, 0.0, buf.ctypes.data, KK)
+            acc = np.empty((W, C))
+            dxc = dx[n0:n0 + nc]
+            for t in range(nc * H):
+                _col2im_row(dxc, cols, t, acc, kh, kw, sh, sw, pad_top, pad_left)
+    blas_single_end(fns, blas)
+    if has_bias:
+        for f in range(F):
+            s = 0.0
+            for k in range(nch):
+                s += dbparts[k, f]
+            db[f] = s
+    if need_dw:  # sum the chunks' terms in chunk order
+        for e in prange(KK):
+            for f in range(F):
+                s = 0.0
+                for k in range(nch):
+                    s += parts[k, e, f]
+                dWm[e, f] = s
+    restore_threads(old)

@@ -146,14 +146,46 @@ def _transpose_into(C, c0, ldc, S, m, n, beta):
                         C[r + j] = S[j * m + i] + beta * C[r + j]
 
 
+@njit(inline="always")
+def gemm_call(fns, ilp64, double, ta, tb, M, N, K, a, lda, b, ldb, beta, c, ldc):
+    """One single-threaded cblas_?gemm (row-major) on raw addresses a, b, c:
+    C (M, N) = op(A) @ op(B) + beta * C; for kernels that run their own products
+    between blas_single_begin and blas_single_end."""
+    tra = _TRANS if ta else _NO_TRANS
+    trb = _TRANS if tb else _NO_TRANS
+    if double:
+        if ilp64:
+            _dgemm64(fns[1], tra, trb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+        else:
+            _dgemm32(fns[1], tra, trb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+    elif ilp64:
+        _sgemm64(fns[0], tra, trb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _sgemm32(fns[0], tra, trb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+
+
+@njit(cache=True)
+def blas_single_begin(fns):
+    """Hold OpenBLAS at one thread (a threaded call from inside a parallel loop would
+    nest, and OpenBLAS's jobs would wait for each other forever); returns the count
+    to give blas_single_end."""
+    old = _call_int(fns[3])
+    _call_int_int(fns[2], 1)
+    return old
+
+
+@njit(cache=True)
+def blas_single_end(fns, old):
+    _call_int_int(fns[2], old)
+
+
 @njit(cache=True, parallel=True)
 def gemm(C, A, B, ta, tb, beta, fns, ilp64, cores, S):
     """C = op(A) @ op(B) + beta * C, op(X) = X.T when the flag is set; A, B, C
     C-contiguous 2-D of one float dtype. fns: int64 (4,) = addresses of cblas_sgemm,
     cblas_dgemm, openblas_set_num_threads and openblas_get_num_threads. S: scratch of
-    C's dtype, 1-D; when it holds at least scratch_size(M, N, K, cores) elements each
-    tile is computed transposed into it and copied back (see swap_pays), else S may
-    be empty."""
+    C's dtype, 1-D; when it holds at least one (tm, tn) block per tile, each tile is
+    computed transposed into it and copied back (see swap_pays), else S may be empty."""
     M, N = C.shape
     K = A.shape[0] if ta else A.shape[1]
     lda, ldb, ldc = A.shape[1], B.shape[1], C.shape[1]
@@ -161,11 +193,11 @@ def gemm(C, A, B, ta, tb, beta, fns, ilp64, cores, S):
     nti, ntj = (M + tm - 1) // tm, (N + tn - 1) // tn
     swap = S.shape[0] >= nti * ntj * tm * tn
     isz = C.itemsize
+    double = isz == 8
     pa, pb, pc, ps = A.ctypes.data, B.ctypes.data, C.ctypes.data, S.ctypes.data
     Cf = C.reshape(M * N)
     old = few_threads(M * N * K // 32)  # a tile of 2^14 * 32 multiply-adds is ~20 us
-    blas_threads = _call_int(fns[3])
-    _call_int_int(fns[2], 1)  # no tile call may thread (it would nest in this loop)
+    blas_threads = blas_single_begin(fns)  # no tile call may thread
     for t in prange(nti * ntj):
         i0 = (t // ntj) * tm
         j0 = (t % ntj) * tn
@@ -173,35 +205,15 @@ def gemm(C, A, B, ta, tb, beta, fns, ilp64, cores, S):
         n = min(tn, N - j0)
         a = pa + (i0 if ta else i0 * lda) * isz
         b = pb + (j0 * ldb if tb else j0) * isz
-        c = pc + (i0 * ldc + j0) * isz
-        tra = _TRANS if ta else _NO_TRANS
-        trb = _TRANS if tb else _NO_TRANS
         if swap:  # S_t (n, m) = op(B)[:, j0:].T @ op(A)[i0:].T: same pointers, flags flipped
             s0 = t * tm * tn
-            c = ps + s0 * isz
-            tra, trb = _NO_TRANS if ta else _TRANS, _NO_TRANS if tb else _TRANS
-            if C.itemsize == 4:
-                if ilp64:
-                    _sgemm64(fns[0], trb, tra, n, m, K, 1.0, b, ldb, a, lda, 0.0, c, m)
-                else:
-                    _sgemm32(fns[0], trb, tra, n, m, K, 1.0, b, ldb, a, lda, 0.0, c, m)
-            else:
-                if ilp64:
-                    _dgemm64(fns[1], trb, tra, n, m, K, 1.0, b, ldb, a, lda, 0.0, c, m)
-                else:
-                    _dgemm32(fns[1], trb, tra, n, m, K, 1.0, b, ldb, a, lda, 0.0, c, m)
+            gemm_call(fns, ilp64, double, not tb, not ta, n, m, K, b, ldb, a, lda, 0.0,
+                      ps + s0 * isz, m)
             _transpose_into(Cf, i0 * ldc + j0, ldc, S[s0:], m, n, beta)
-        elif C.itemsize == 4:
-            if ilp64:
-                _sgemm64(fns[0], tra, trb, m, n, K, 1.0, a, lda, b, ldb, beta, c, ldc)
-            else:
-                _sgemm32(fns[0], tra, trb, m, n, K, 1.0, a, lda, b, ldb, beta, c, ldc)
         else:
-            if ilp64:
-                _dgemm64(fns[1], tra, trb, m, n, K, 1.0, a, lda, b, ldb, beta, c, ldc)
-            else:
-                _dgemm32(fns[1], tra, trb, m, n, K, 1.0, a, lda, b, ldb, beta, c, ldc)
-    _call_int_int(fns[2], blas_threads)
+            gemm_call(fns, ilp64, double, ta, tb, m, n, K, a, lda, b, ldb, beta,
+                      pc + (i0 * ldc + j0) * isz, ldc)
+    blas_single_end(fns, blas_threads)
     restore_threads(old)
 
 
@@ -224,8 +236,15 @@ def _find_cblas():
 
 _cblas = None
 _looked = False
-_lock = threading.Lock()
+blas_lock = threading.Lock()  # one Python thread at a time holds OpenBLAS at one thread
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def cblas():
+    """(addresses, ilp64) of numpy's OpenBLAS entry points (see gemm), or None when
+    numpy's BLAS is not such an OpenBLAS. Callers of kernels that use them hold
+    blas_lock."""
+    return _cblas if available() else None
 
 
 def available():
@@ -253,7 +272,7 @@ def matmul(out, a, b, beta=0.0):
         raise ValueError("matmul: operands must be C-contiguous or transposes of C-contiguous arrays")
     fns, ilp64 = _cblas
     M, N = out.shape
-    with _lock:
+    with blas_lock:
         S = _no_scratch[out.dtype.itemsize]
         if swap_pays(M, N, ta):
             K = a.shape[1]

@@ -7,23 +7,34 @@
               dW = cols.T @ dz                  (overwrites; chunks added in order)
               dx = col2im(dz @ W.T)
 
-The cols buffer holds at most _COLS_BYTES of images at a time: a larger batch runs in
-chunks of whole images (the chunk size depends on the shapes only, never on the thread
-count), and backward then rebuilds each chunk's cols. A 1x1 stride-1 convolution skips
-im2col: x viewed as (N*H*W, C) is already the cols matrix.
+With numpy's OpenBLAS (nbnet.kernels.gemm.cblas), im2col and the products run chunk by
+chunk of images, each chunk on one thread with its cols in a small per-thread scratch
+that stays in cache (kernels/conv.py conv_forward / conv_backward): a chunk is at most
+_CHUNK_ROWS rows of cols and _CHUNK_BYTES, and at least one image; backward rebuilds
+each chunk's cols and sums dW over the chunks in order. Otherwise (any other BLAS) the
+cols of at most _COLS_BYTES of images are built at a time and multiplied with np.dot.
+Either way the chunk size depends on the shapes only, never on the thread count. A
+1x1 stride-1 convolution skips im2col: x viewed as (N*H*W, C) is already the cols
+matrix, one product.
 Fused output (emit_logits = True, set by the model): forward returns z and backward
 receives dL/dz, as for Dense.
 """
+import numba
 import numpy as np
 
 from .. import initializers
 from ..kernels import activations as KA
 from ..kernels import conv as KC
 from ..kernels import dense as KD
-from ..kernels.gemm import matmul
+from ..kernels.gemm import blas_lock, cblas, matmul
 from .core import KernelLayer
 
-_COLS_BYTES = 64 << 20  # the most memory one im2col buffer may take
+_COLS_BYTES = 64 << 20  # the most memory one im2col buffer may take (np.dot path)
+# Per-thread chunks (measured, 1 thread, the benchmarks' CNN at batch 128, whose second
+# convolution unrolls 18 MB of cols: one 18 MB product 43.9 ms per step, 1 MB chunks
+# 40.3, 0.5 MB 38.8; at 2 threads the chunks must stay large enough to use both).
+_CHUNK_ROWS = 1024
+_CHUNK_BYTES = 1 << 20
 
 
 def pair(value, what):
@@ -124,7 +135,8 @@ class Conv2D(KernelLayer):
 
     # ------------------------------------------------------------ helpers
     def _plan(self, x_shape):
-        """Geometry of one call: (OH, OW, pad_top, pad_left, images per chunk, direct)."""
+        """Geometry of one call: (OH, OW, pad_top, pad_left, images per chunk, direct,
+        batched = the per-thread chunk kernels run it)."""
         N, H, W, C = x_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         OH, pt = conv_geometry(H, kh, sh, self.padding)
@@ -133,9 +145,15 @@ class Conv2D(KernelLayer):
             raise ValueError(f"{self.name}: input {tuple(x_shape)} is smaller than the "
                              f"kernel {self.kernel_size} with padding='valid'")
         direct = (kh, kw, sh, sw) == (1, 1, 1, 1)  # cols = x, no im2col
+        batched = not direct and cblas() is not None
         per_image = OH * OW * kh * kw * C * self.dtype.itemsize
-        chunk = N if direct else max(1, min(N, _COLS_BYTES // per_image))
-        return OH, OW, pt, pl, chunk, direct
+        if direct:
+            chunk = N
+        elif batched:
+            chunk = max(1, min(N, _CHUNK_ROWS // (OH * OW), _CHUNK_BYTES // per_image))
+        else:
+            chunk = max(1, min(N, _COLS_BYTES // per_image))
+        return OH, OW, pt, pl, chunk, direct, batched
 
     def _im2col(self, x, n0, n1, OH, OW, pt, pl):
         """cols (rows, KH*KW*C) of images n0:n1, in the reused "cols" buffer."""
@@ -145,6 +163,11 @@ class Conv2D(KernelLayer):
         return cols.reshape(-1, kh * kw * C)
 
     # ------------------------------------------------------------ forward / backward
+    def _act_code(self):
+        """(code, alpha) of the activation the kernels apply: linear when the model fuses
+        the output activation into the loss (emit_logits)."""
+        return (KA.LINEAR, 0.0) if self.emit_logits else (self._code, float(self._alpha))
+
     def forward(self, x, training=False):
         check_4d(self, x.shape)
         W = self.kernel.value
@@ -153,52 +176,54 @@ class Conv2D(KernelLayer):
                              f"input of shape {x.shape}")
         x = np.ascontiguousarray(x, dtype=self.dtype)
         N, F = x.shape[0], self.filters
-        OH, OW, pt, pl, chunk, direct = plan = self._plan(x.shape)
+        OH, OW, pt, pl, chunk, direct, batched = plan = self._plan(x.shape)
         Wm = W.reshape(-1, F)
         z = self.buffer("z", (N * OH * OW, F))
         rows = OH * OW
-        cols = None
-        for n0 in range(0, N, chunk):  # z = cols @ W, one product per chunk of images
-            n1 = min(N, n0 + chunk)
-            cols = x.reshape(-1, x.shape[-1]) if direct else self._im2col(x, n0, n1, OH, OW, pt, pl)
-            matmul(z[n0 * rows:n1 * rows], cols, Wm)
         b = self.bias.value if self.use_bias else self._no_bias
-        code = self._code
-        if self.emit_logits or code == KA.LINEAR:
-            KD.bias_act_forward(z, z, b, self.use_bias, KA.LINEAR, 0.0)
-            y = z
-        elif code >= 0:
-            y = self.buffer("y", z.shape)
-            KD.bias_act_forward(z, y, b, self.use_bias, code, float(self._alpha))
-        else:  # softmax / log_softmax over the channels
-            KD.bias_act_forward(z, z, b, self.use_bias, KA.LINEAR, 0.0)
-            y = self.buffer("y", z.shape)
+        code, alpha = self._act_code()
+        y = z if code == KA.LINEAR else self.buffer("y", z.shape)
+        cols = None
+        if batched:  # im2col, product, bias and activation chunk by chunk, in cache
+            (kh, kw), (sh, sw) = self.kernel_size, self.strides
+            fns, ilp64 = cblas()
+            fused = code >= 0  # softmax / log_softmax over the channels: afterwards
+            with blas_lock:
+                KC.conv_forward(z, y if fused else z, x, Wm, b, self.use_bias,
+                                code if fused else KA.LINEAR, alpha, kh, kw, sh, sw, pt, pl,
+                                OH, OW, chunk, self._scratch(chunk * rows * Wm.shape[0]), fns,
+                                ilp64)
+        else:
+            for n0 in range(0, N, chunk):  # z = cols @ W, one product per chunk of images
+                n1 = min(N, n0 + chunk)
+                cols = x.reshape(-1, x.shape[-1]) if direct else self._im2col(x, n0, n1, OH, OW, pt, pl)
+                matmul(z[n0 * rows:n1 * rows], cols, Wm)
+            KD.bias_act_forward(z, y, b, self.use_bias, max(code, KA.LINEAR), alpha)
+        if code < 0:
             (KA.softmax_forward if code == KA.SOFTMAX else KA.log_softmax_forward)(y, z)
         # cols of the whole batch stay valid for backward only when there was one chunk
         self._x, self._z, self._y, self._plan_ = x, z, y, plan
         self._cols = cols if chunk >= N else None
         return y.reshape(N, OH, OW, F)
 
+    def _scratch(self, per_thread):
+        """Per-thread cols of the chunk kernels: one row per thread of Numba's pool."""
+        return self.buffer("scratch", (numba.config.NUMBA_NUM_THREADS, per_thread))
+
     def backward(self, dy):
         x, z, y = self._x, self._z, self._y
-        OH, OW, pt, pl, chunk, direct = self._plan_
+        OH, OW, pt, pl, chunk, direct, batched = self._plan_
         train = self.trainable
         if not train and not self.need_input_grad:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(z.shape)
         has_bias = self.use_bias and train
         db = self.bias.grad if has_bias else self._no_bias
-        code = self._code
-        if self.emit_logits or code == KA.LINEAR:
-            dz = dy  # only the bias sum is needed
-            KD.bias_act_backward(dz, db, dy, z, z, has_bias, KA.LINEAR, 0.0)
-        elif code >= 0:
-            dz = self.buffer("dz", z.shape)
-            KD.bias_act_backward(dz, db, dy, z, y, has_bias, code, float(self._alpha))
-        else:
-            dz = self.buffer("dz", z.shape)
+        code, alpha = self._act_code()
+        dz = dy if code == KA.LINEAR else self.buffer("dz", z.shape)  # linear: dz = dy
+        if code < 0:  # softmax / log_softmax: its own backward first, then as linear
             (KA.softmax_backward if code == KA.SOFTMAX else KA.log_softmax_backward)(dz, dy, y)
-            KD.bias_act_backward(dz, db, dz, z, z, has_bias, KA.LINEAR, 0.0)
+            dy, code = dz, KA.LINEAR
 
         W = self.kernel.value
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
@@ -207,6 +232,20 @@ class Conv2D(KernelLayer):
         dWm = self.kernel.grad.reshape(-1, F) if train else None
         dx = self.buffer("dx", x.shape) if self.need_input_grad else None
         rows = OH * OW
+        if batched:  # dz, db, dW and dx chunk by chunk, in cache
+            KK, dt = kh * kw * C, self.dtype
+            n_chunks = (N + chunk - 1) // chunk
+            fns, ilp64 = cblas()
+            with blas_lock:
+                KC.conv_backward(dWm if train else np.empty((0, 0), dt),
+                                 self.buffer("parts", (n_chunks, KK, F)) if train else np.empty((0, 0, 0), dt),
+                                 db, self.buffer("db_parts", (n_chunks, F), np.float64),
+                                 dx if dx is not None else np.empty((0, 0, 0, 0), dt),
+                                 dz, dy, z, y, has_bias, code, alpha, x, Wm, kh, kw, sh, sw, pt, pl,
+                                 OH, OW, chunk, self._scratch(chunk * rows * KK), fns, ilp64,
+                                 train, dx is not None)
+            return dx
+        KD.bias_act_backward(dz, db, dy, z, y, has_bias, code, alpha)
         for n0 in range(0, N, chunk):
             n1 = min(N, n0 + chunk)
             dz_c = dz[n0 * rows:n1 * rows]

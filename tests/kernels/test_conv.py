@@ -3,7 +3,10 @@ import numba
 import numpy as np
 import pytest
 
+from nbnet.kernels import activations as A
 from nbnet.kernels import conv as K
+from nbnet.kernels import gemm as G
+from nbnet.kernels.threads import small_parallel
 from nbnet.layers.conv import conv_geometry
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
@@ -140,3 +143,110 @@ def test_bitwise_identical_at_1_and_2_threads(dtype):
         numba.set_num_threads(old)
     for a, b in zip(*results):
         assert a.tobytes() == b.tobytes()
+
+
+# ------------------------------------------------------------------ whole convolutions
+needs_cblas = pytest.mark.skipif(G.cblas() is None, reason="numpy's BLAS has no OpenBLAS CBLAS entry points")
+
+
+def _conv_run(x, Wm, dy, kh, kw, sh, sw, pt, pl, OH, OW, chunk, b=None, act=A.LINEAR,
+              need_dw=True, need_dx=True):
+    """conv_forward and conv_backward with NaN-filled outputs (all must be overwritten):
+    (z, y, dz, db, dW, dx)."""
+    N, H, W, C = x.shape
+    F, dtype = Wm.shape[1], x.dtype
+    fns, ilp64 = G.cblas()
+    n_chunks = (N + chunk - 1) // chunk
+    has_bias = b is not None
+    b = b if has_bias else np.zeros(F, dtype)
+    scratch = np.full((numba.config.NUMBA_NUM_THREADS, chunk * OH * OW * Wm.shape[0]), np.nan, dtype)
+    z, y, dz = (np.full((N * OH * OW, F), np.nan, dtype) for _ in range(3))
+    dW = np.full(Wm.shape, np.nan, dtype)
+    db = np.full(F, np.nan, dtype)
+    parts = np.full((n_chunks,) + Wm.shape, np.nan, dtype)
+    dx = np.full(x.shape, np.nan, dtype)
+    with G.blas_lock:
+        K.conv_forward(z, y, x, Wm, b, has_bias, act, 0.0, kh, kw, sh, sw, pt, pl, OH, OW, chunk,
+                       scratch, fns, ilp64)
+        K.conv_backward(dW if need_dw else np.empty((0, 0), dtype),
+                        parts if need_dw else np.empty((0, 0, 0), dtype),
+                        db, np.full((n_chunks, F), np.nan),
+                        dx if need_dx else np.empty((0, 0, 0, 0), dtype),
+                        dz, dy, z, y, has_bias, act, 0.0, x, Wm, kh, kw, sh, sw, pt, pl, OH, OW,
+                        chunk, scratch, fns, ilp64, need_dw, need_dx)
+    return z, y, dz, db, dW, dx
+
+
+ACTS = {A.LINEAR: (lambda z: z, lambda z: np.ones_like(z)),
+        A.RELU: (lambda z: np.maximum(z, 0), lambda z: (z > 0) * 1.0),
+        A.TANH: (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
+
+
+@needs_cblas
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act", [A.LINEAR, A.RELU, A.TANH])
+@pytest.mark.parametrize("chunk", [1, 2])
+@pytest.mark.parametrize("cfg", CONFIGS[:8])
+def test_conv_forward_backward_match_reference(cfg, chunk, act, dtype):
+    N, H, W, C, kh, kw, sh, sw, padding = cfg
+    OH, OW, pt, pl = _geometry(H, W, kh, kw, sh, sw, padding)
+    F = 3
+    rng = np.random.default_rng(cfg[:8])
+    x = rng.normal(size=(N, H, W, C)).astype(dtype)
+    Wm = rng.normal(size=(kh * kw * C, F)).astype(dtype)
+    b = rng.normal(size=F).astype(dtype) if (chunk, act) != (2, A.TANH) else None
+    dy = rng.normal(size=(N * OH * OW, F)).astype(dtype)
+    z, y, dz, db, dW, dx = _conv_run(x, Wm, dy, kh, kw, sh, sw, pt, pl, OH, OW, chunk, b, act)
+    cols = ref_im2col(x.astype(np.float64), kh, kw, sh, sw, pt, pl, OH, OW).reshape(N * OH * OW, -1)
+    z_ref = cols @ Wm + (0.0 if b is None else b)
+    f, df = ACTS[act]
+    np.testing.assert_allclose(z, z_ref, **TOL[dtype])
+    np.testing.assert_allclose(y, f(z_ref), **TOL[dtype])
+    dz_ref = dy * df(z_ref)
+    np.testing.assert_allclose(dz, dz_ref, **TOL[dtype])
+    if b is not None:
+        np.testing.assert_allclose(db, dz_ref.sum(axis=0), **TOL[dtype])
+    else:
+        assert np.all(np.isnan(db))  # no bias: left alone
+    np.testing.assert_allclose(dW, cols.T @ dz_ref, **TOL[dtype])
+    dcols = (dz_ref @ Wm.T).reshape(N, OH, OW, -1)
+    np.testing.assert_allclose(dx, ref_col2im(dcols, x.shape, kh, kw, sh, sw, pt, pl), **TOL[dtype])
+
+
+@needs_cblas
+def test_conv_backward_leaves_what_it_is_not_asked_for():
+    N, H, W, C, kh, kw, sh, sw, padding = CONFIGS[1]
+    OH, OW, pt, pl = _geometry(H, W, kh, kw, sh, sw, padding)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, H, W, C))
+    Wm = rng.normal(size=(kh * kw * C, 2))
+    dz = rng.normal(size=(N * OH * OW, 2))
+    dW, dx = _conv_run(x, Wm, dz, kh, kw, sh, sw, pt, pl, OH, OW, 1, need_dw=False)[4:]
+    assert np.all(np.isnan(dW)) and not np.any(np.isnan(dx))
+    dW, dx = _conv_run(x, Wm, dz, kh, kw, sh, sw, pt, pl, OH, OW, 1, need_dx=False)[4:]
+    assert not np.any(np.isnan(dW)) and np.all(np.isnan(dx))
+
+
+@needs_cblas
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_kernels_bitwise_identical_at_1_and_2_threads(dtype):
+    N, H, W, C, kh, kw, sh, sw, F = 9, 17, 15, 8, 3, 3, 1, 2, 16  # 9 chunks of 1 image, 3 of 4
+    OH, OW, pt, pl = _geometry(H, W, kh, kw, sh, sw, "same")
+    # enough work that the kernels do use two threads (see kernels/threads.py)
+    assert N * OH * OW * kh * kw * C * F // 32 >= small_parallel()
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(N, H, W, C)).astype(dtype)
+    Wm = rng.normal(size=(kh * kw * C, F)).astype(dtype)
+    dz = rng.normal(size=(N * OH * OW, F)).astype(dtype)
+    old = numba.get_num_threads()
+    for chunk in (1, 4):
+        results = []
+        try:
+            for t in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+                numba.set_num_threads(t)
+                results.append(_conv_run(x, Wm, dz, kh, kw, sh, sw, pt, pl, OH, OW, chunk,
+                                         b=np.linspace(-1, 1, F).astype(dtype), act=A.TANH))
+        finally:
+            numba.set_num_threads(old)
+        for a, b in zip(*results):
+            assert a.tobytes() == b.tobytes()

@@ -57,3 +57,22 @@ def test_each_kernel_compiles_one_version_per_dtype():
     assert r.returncode == 0, r.stderr
     bad = json.loads(r.stdout.strip().splitlines()[-1])
     assert bad == {}, json.dumps(bad, indent=1)
+
+
+def test_stale_cache_indexes_are_dropped(tmp_path):
+    from nbnet.kernels import drop_stale_caches
+    import os
+    (tmp_path / "__pycache__").mkdir()
+    src = tmp_path / "helpers.py"
+    src.write_text("# a kernel helper\n")
+    old, new = tmp_path / "__pycache__" / "a.f-1.py311.nbi", tmp_path / "__pycache__" / "b.g-1.py311.nbi"
+    data = tmp_path / "__pycache__" / "a.f-1.py311.1.nbc"
+    for p in (old, new, data):
+        p.write_bytes(b"x")
+    t = src.stat().st_mtime
+    os.utime(old, (t - 10, t - 10))   # compiled before the helper changed
+    os.utime(new, (t + 10, t + 10))   # compiled after
+    os.utime(data, (t - 10, t - 10))
+    drop_stale_caches(str(tmp_path))
+    assert not old.exists() and new.exists() and data.exists()  # the index goes: recompiled
+    drop_stale_caches(str(tmp_path / "missing"))  # no such directory: nothing happens

@@ -40,9 +40,32 @@ def _configs(count=24, seed=3):
 CONV_CONFIGS = _configs()
 
 
+@pytest.fixture(params=["chunks of 1 image", "default chunks", "np.dot"])
+def conv_path(request, monkeypatch):
+    """The three ways Conv2D runs: the per-thread chunk kernels with one image per chunk
+    (many chunks even for small batches) or their default chunk size, and the path for
+    a BLAS other than numpy's OpenBLAS (whole-batch cols, np.dot)."""
+    if request.param == "chunks of 1 image":
+        monkeypatch.setattr(conv_module, "_CHUNK_ROWS", 1)
+    elif request.param == "np.dot":
+        monkeypatch.setattr(conv_module, "cblas", lambda: None)
+    return request.param
+
+
+def _check_path(layer, path):
+    """The layer really ran the path the fixture asked for."""
+    batched, chunk = layer._plan_[6], layer._plan_[4]
+    direct = layer._plan_[5]
+    if direct:
+        return
+    assert batched == (path != "np.dot")
+    if path == "chunks of 1 image":
+        assert chunk == 1
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cfg", CONV_CONFIGS, ids=lambda c: f"{c['k']}{c['s']}{c['padding']}")
-def test_conv2d_matches_direct_loops(cfg, dtype):
+def test_conv2d_matches_direct_loops(cfg, dtype, conv_path):
     rng = np.random.default_rng([cfg["H"], cfg["W"], cfg["C"], cfg["F"], *cfg["k"]])
     layer = Conv2D(cfg["F"], cfg["k"], strides=cfg["s"], padding=cfg["padding"],
                    activation=cfg["act"], use_bias=cfg["use_bias"], dtype=dtype,
@@ -64,6 +87,7 @@ def test_conv2d_matches_direct_loops(cfg, dtype):
     np.testing.assert_allclose(layer.kernel.grad, dW_ref, **TOL[dtype])
     if cfg["use_bias"]:
         np.testing.assert_allclose(layer.bias.grad, db_ref, **TOL[dtype])
+    _check_path(layer, conv_path)
 
 
 @pytest.mark.parametrize("cfg", [
@@ -72,11 +96,12 @@ def test_conv2d_matches_direct_loops(cfg, dtype):
     dict(k=1, s=1, padding="valid", act="tanh", use_bias=True, shape=(2, 3, 4, 3)),
     dict(k=4, s=3, padding="same", act=None, use_bias=True, shape=(3, 7, 8, 2)),
 ])
-def test_conv2d_gradients(cfg, float64):
+def test_conv2d_gradients(cfg, float64, conv_path):
     layer = Conv2D(3, cfg["k"], strides=cfg["s"], padding=cfg["padding"],
                    activation=cfg["act"], use_bias=cfg["use_bias"],
                    bias_initializer="random_normal")
     check_layer(layer, cfg["shape"])
+    _check_path(layer, conv_path)
 
 
 def _untied(shape, seed=0):
@@ -147,14 +172,18 @@ def test_same_padding_puts_the_extra_row_at_the_bottom():
     np.testing.assert_array_equal(y, [[4, 6, 4], [6, 9, 6], [4, 6, 4]])
 
 
-def test_chunked_batch_matches_one_chunk(monkeypatch):
+@pytest.mark.parametrize("blas", ["openblas chunks", "np.dot"])
+def test_chunked_batch_matches_one_chunk(monkeypatch, blas):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(7, 9, 8, 3))
     dy = rng.normal(size=(7, 5, 4, 5))
     results = []
+    if blas == "np.dot":
+        monkeypatch.setattr(conv_module, "cblas", lambda: None)
     # cols of one image: 5*4 rows x 27 columns x 8 bytes = 4320 bytes
     for limit in (1 << 40, 9000):  # one chunk of 7 images, then chunks of 2 (2+2+2+1)
         monkeypatch.setattr(conv_module, "_COLS_BYTES", limit)
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", limit)
         layer = Conv2D(5, 3, strides=2, padding="same", activation="tanh", dtype="float64",
                        bias_initializer="random_normal")
         layer(x)  # build
@@ -165,13 +194,14 @@ def test_chunked_batch_matches_one_chunk(monkeypatch):
         results.append((y, dx.copy(), layer.kernel.grad.copy(), layer.bias.grad.copy(),
                         layer._plan_[4]))
     assert results[0][4] == 7 and results[1][4] == 2
+    assert layer._plan_[6] == (blas != "np.dot")
     for a, b in zip(results[0][:4], results[1][:4]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
-def test_conv2d_backward_bitwise_identical_at_1_and_2_threads():
+def test_conv2d_backward_bitwise_identical_at_1_and_2_threads(conv_path):
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(16, 14, 13, 4)).astype(np.float32)
+    x = rng.normal(size=(16, 14, 13, 8)).astype(np.float32)  # enough work for two threads
     layer = Conv2D(8, 3, strides=(1, 2), padding="same", activation="relu",
                    bias_initializer="random_normal", dtype="float32")
     y = layer(x)
@@ -188,9 +218,10 @@ def test_conv2d_backward_bitwise_identical_at_1_and_2_threads():
         numba.set_num_threads(old)
     for a, b in zip(*runs):
         assert a.tobytes() == b.tobytes()
+    _check_path(layer, conv_path)
 
 
-def test_emit_logits_and_frozen_and_first_layer(float64):
+def test_emit_logits_and_frozen_and_first_layer(float64, conv_path):
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 2))
     layer = Conv2D(3, 3, activation="softmax", bias_initializer="random_normal")
     assert layer.final_activation == "softmax"
