@@ -37,6 +37,9 @@ FASTMATH = set(_FASTMATH)  # numba wants a set
 @njit(inline="always", fastmath=FASTMATH)
 def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
     """Output row t = n * OH + oh of im2col (all OW receptive fields of it)."""
+    if x.shape[3] < 16:
+        _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left)
+        return
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     OH, OW = cols.shape[1], cols.shape[2]
     n = t // OH
@@ -54,6 +57,39 @@ def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
                 else:
                     for c in range(C):
                         col[base + c] = x[n, h, w, c]
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
+    """_im2col_row for few channels: a window row inside x is copied as one contiguous
+    run of KW*C values (measured, 1 thread, 128 images 28x28x1, 3x3: 1.50 -> 0.87 ms;
+    with 32 channels the per-pixel copies of _im2col_row are faster, 0.76 ms against
+    1.6)."""
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = cols.shape[1], cols.shape[2]
+    n = t // OH
+    oh = t - n * OH
+    xf = x.reshape(x.size)
+    run = kw * C
+    for ow in range(OW):
+        col = cols[n, oh, ow]
+        w0 = ow * sw - pad_left
+        inside = w0 >= 0 and w0 + kw <= W
+        for i in range(kh):
+            h = oh * sh - pad_top + i
+            base = i * run
+            if h < 0 or h >= H:
+                for k in range(run):
+                    col[base + k] = 0.0
+            elif inside:
+                src = ((n * H + h) * W + w0) * C
+                for k in range(run):
+                    col[base + k] = xf[src + k]
+            else:
+                for j in range(kw):
+                    w = w0 + j
+                    for c in range(C):
+                        col[base + j * C + c] = x[n, h, w, c] if 0 <= w < W else 0.0
 
 
 @njit(inline="always", fastmath=FASTMATH)
