@@ -58,12 +58,25 @@ def max_pool_forward(y, argmax, x, ph, pw, sh, sw, pad_top, pad_left):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def max_pool_backward(dx, dy, argmax):
+def max_pool_backward(dx, dy, argmax, overlap):
     """dy, argmax (N, OH, OW, C) -> dx (N, H, W, C), overwritten: each dy goes to the
-    input cell that won its window (summed where windows overlap). Parallel over
-    images, serial inside one (float64 accumulator)."""
+    input cell that won its window, summed where windows overlap (overlap: a stride
+    smaller than the pool) in a float64 accumulator; without overlap a cell wins at
+    most one window and takes its dy as is. Parallel over images, serial inside one."""
     N, H, W, C = dx.shape
     OH, OW = dy.shape[1], dy.shape[2]
+    if not overlap:
+        # NOTE: no per-image accumulator: allocating (H*W, C) float64 per image cost
+        # page faults (128 images 26x26x32, 2x2 pool: 1.21 -> 0.74 ms at 1 thread)
+        for n in prange(N):
+            dxn = dx[n].reshape(H * W * C)
+            for i in range(H * W * C):
+                dxn[i] = 0.0
+            for oh in range(OH):
+                for ow in range(OW):
+                    for c in range(C):
+                        dxn[argmax[n, oh, ow, c] * C + c] = dy[n, oh, ow, c]
+        return
     for n in prange(N):
         acc = np.zeros((H * W, C))
         for oh in range(OH):

@@ -64,7 +64,8 @@ class MaxPooling2D(_Pooling2D):
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._argmax.shape)
         dx = self.buffer("dx", self._in_shape)
-        KP.max_pool_backward(dx, dy, self._argmax)
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        KP.max_pool_backward(dx, dy, self._argmax, sh < ph or sw < pw)
         return dx
 
 

@@ -54,10 +54,18 @@ def test_max_pool_matches_reference(cfg, dtype):
     np.testing.assert_array_equal(y, y_ref.astype(dtype))
     np.testing.assert_array_equal(argmax, win[..., 0] * W + win[..., 1])
     dy = rng.normal(size=out).astype(dtype)
-    dx = np.full(x.shape, np.nan, dtype)
-    K.max_pool_backward(dx, dy, argmax)
-    np.testing.assert_allclose(dx, R.pool2d_backward(dy, x, (ph, pw), (sh, sw), padding, "max"),
-                               **TOL[dtype])
+    dx_ref = R.pool2d_backward(dy, x, (ph, pw), (sh, sw), padding, "max")
+    # the accumulating path is right for every config; the assigning one where windows
+    # do not overlap (what the layer picks)
+    for overlap in sorted({True, sh < ph or sw < pw}):
+        dx = np.full(x.shape, np.nan, dtype)
+        K.max_pool_backward(dx, dy, argmax, overlap)
+        np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+
+
+def test_pool_configs_have_both_kinds_of_windows():
+    assert any(c[6] < c[4] or c[7] < c[5] for c in CONFIGS)        # overlapping
+    assert any(c[6] >= c[4] and c[7] >= c[5] for c in CONFIGS)     # not overlapping
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -138,7 +146,7 @@ def test_bitwise_identical_at_1_and_2_threads():
             numba.set_num_threads(t)
             y, arg, dx = np.empty(out, x.dtype), np.empty(out, np.int32), np.empty_like(x)
             K.max_pool_forward(y, arg, x, p, p, s, s, pt, pl)
-            K.max_pool_backward(dx, dy, arg)
+            K.max_pool_backward(dx, dy, arg, True)
             ya, dxa = np.empty(out, x.dtype), np.empty_like(x)
             K.avg_pool_forward(ya, x, p, p, s, s, pt, pl)
             K.avg_pool_backward(dxa, dy, p, p, s, s, pt, pl)
