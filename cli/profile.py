@@ -34,6 +34,12 @@ def profile(path, batch_size, steps, threads, trace):
     if not model.built:
         raise CliError(f"{path}: the spec has no input shape; add \"input_shape\": [...]")
     threads = threads or [nb.get_num_threads()]
+    most = nb.threads.default_num_threads()
+    over = [t for t in threads if t > most]
+    if over:  # Numba's pool has one thread per core: more would silently run `most`
+        click.echo(f"note: --threads {','.join(map(str, over))}: this machine runs at most "
+                   f"{most} thread(s) (one per core); left out", err=True)
+        threads = [t for t in threads if t <= most] or [most]
     runs = nb.profiler.scaling(model, threads=threads, batch_size=batch_size, steps=steps)
     click.echo(runs.profiles[0].table())
     if len(threads) > 1:

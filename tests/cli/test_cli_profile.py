@@ -37,3 +37,12 @@ def test_profile_bad_input_exits_2(tmp_path):
         r = CliRunner().invoke(main, ["profile", *args])
         assert r.exit_code == 2, r.output
         assert where in r.output and "Traceback" not in r.output
+
+
+def test_profile_leaves_out_thread_counts_above_the_cores_and_says_so(tmp_path):
+    _, spec = _spec(tmp_path)
+    most = nb.threads.default_num_threads()
+    r = CliRunner().invoke(main, ["profile", str(spec), "--steps", "2", "--threads", f"1,{most + 1}"])
+    assert r.exit_code == 0, r.output
+    assert f"--threads {most + 1}: this machine runs at most {most} thread(s)" in r.output
+    assert f"{most + 1}T" not in r.output and "1 thread(s)" in r.output
