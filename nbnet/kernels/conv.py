@@ -19,12 +19,11 @@ both have PT = 0 when the total padding is 1.)
 
 Determinism: im2col only copies; col2im is parallel over (image, row) pairs, each task
 owns its dx row and sums its terms serially in float64 in a fixed order, so results are
-bitwise identical at any thread count.
+bitwise identical at any thread count. conv_forward / conv_backward (whole convolutions,
+chunk by chunk of images) are too: see the note above them.
 """
 import numpy as np
-from numba import njit, prange
-
-from numba import get_thread_id
+from numba import get_thread_id, njit, prange
 
 from . import FASTMATH as _FASTMATH
 from .activations import bias_act_rows, dact_rows
