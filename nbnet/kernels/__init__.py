@@ -6,6 +6,7 @@ version per dtype. Reductions sum fixed-size chunks and combine them in a fixed 
 so results are bitwise identical at any thread count.
 """
 import os
+import time
 
 # Fast-math without `nnan` / `ninf`: a NaN must propagate to TerminateOnNaN.
 # NOTE: and without `contract` (FMA fusion): with it, the code Numba compiles in a
@@ -25,6 +26,8 @@ def drop_stale_caches(directory):
     try:
         newest = max(os.stat(os.path.join(directory, f)).st_mtime
                      for f in os.listdir(directory) if f.endswith(".py"))
+        if newest > time.time():  # a source dated in the future: every index would
+            return                # look stale on every import; trust Numba's own check
         for f in os.listdir(cache):
             path = os.path.join(cache, f)
             if f.endswith(".nbi") and os.stat(path).st_mtime < newest:

@@ -60,8 +60,10 @@ def test_each_kernel_compiles_one_version_per_dtype():
 
 
 def test_stale_cache_indexes_are_dropped(tmp_path):
-    from nbnet.kernels import drop_stale_caches
     import os
+    import time
+
+    from nbnet.kernels import drop_stale_caches
     (tmp_path / "__pycache__").mkdir()
     src = tmp_path / "helpers.py"
     src.write_text("# a kernel helper\n")
@@ -76,3 +78,9 @@ def test_stale_cache_indexes_are_dropped(tmp_path):
     drop_stale_caches(str(tmp_path))
     assert not old.exists() and new.exists() and data.exists()  # the index goes: recompiled
     drop_stale_caches(str(tmp_path / "missing"))  # no such directory: nothing happens
+    # a source dated in the future (clock skew, copied timestamps) drops nothing: else
+    # every import would recompile every kernel
+    future = time.time() + 3600
+    os.utime(src, (future, future))
+    drop_stale_caches(str(tmp_path))
+    assert new.exists()
