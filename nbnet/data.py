@@ -5,9 +5,6 @@ file (and the line, 1-based with the header on line 1, and the column) or the fo
 Bad *arguments* (an unknown `task`, a `subset` without `validation_split`) raise a plain
 ValueError, as Keras does.
 """
-import codecs
-import csv
-import io
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .config import floatx, standardize_dtype
+from .csvread import NUMBER, TEXT, is_missing, parse_cells, read_table
 from .errors import DataError
+from .tabular import TableEncoder
 
-# Cell texts (compared lower-cased, stripped) that mean "no value", as pandas' defaults.
-_NA_TOKENS = {"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "<na>", "#n/a"}
-_NAN_TOKENS = {"nan", "-nan", "+nan"}  # a NaN written literally, not an empty cell
 # Task inference: integer labels with at most this many distinct values are classes.
 MAX_INFERRED_CLASSES = 20
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -32,16 +28,19 @@ class Dataset:
     (classification) or float (regression) or None, and where they apply class_names,
     feature_names, task ("classification" | "regression"), source (the path).
     `x, y = ds` works. Also kept: target (the target column's name), fill_values (the
-    column means used by missing="mean"), lines (the 1-based line of each CSV row) and
-    file_paths (the image of each sample)."""
+    column means used by missing="mean"), lines (the 1-based line of each CSV row),
+    file_paths (the image of each sample), encoder (the fitted nbnet.tabular.TableEncoder
+    of a CSV) and notes (what loading filled, merged or left out)."""
 
     def __init__(self, x, y=None, class_names=None, feature_names=None, task=None,
-                 source=None, *, target=None, fill_values=None, lines=None, file_paths=None):
+                 source=None, *, target=None, fill_values=None, lines=None, file_paths=None,
+                 encoder=None):
         self.x, self.y = x, y
         self.class_names = None if class_names is None else list(class_names)
         self.feature_names = None if feature_names is None else list(feature_names)
         self.task, self.source, self.target = task, source, target
         self.fill_values, self.lines, self.file_paths = fill_values, lines, file_paths
+        self.encoder, self.notes = encoder, []
 
     def __len__(self):
         return len(self.x)
@@ -56,142 +55,26 @@ class Dataset:
         paths = None if self.file_paths is None else list(take(self.file_paths))
         return Dataset(self.x[index], take(self.y), self.class_names, self.feature_names,
                        self.task, self.source, target=self.target,
-                       fill_values=self.fill_values, lines=take(self.lines), file_paths=paths)
+                       fill_values=self.fill_values, lines=take(self.lines), file_paths=paths,
+                       encoder=self.encoder)
 
     def __repr__(self):
         y = None if self.y is None else self.y.shape
         return f"Dataset(x={self.x.shape}, y={y}, task={self.task!r}, source={self.source!r})"
 
 
-# ------------------------------------------------------------------ reading CSV text
-def _read_table(path):
-    """CSV file -> (header, rows, lines, header_line, text): rows are lists of str, all as
-    long as the header, lines[i] the 1-based line where row i starts; blank lines are
-    skipped. The csv module reads it (pandas would pad short rows and rename duplicates)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a directory, not a CSV file")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read the file ({e.strerror or e})") from None
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    if not raw.strip():
-        raise DataError(f"{path}: the file is empty")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
-                        f"save the file as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header, rows, lines, start = None, [], [], 1
-    try:
-        for rec in reader:
-            line, start = start, reader.line_num + 1   # a quoted field may span lines
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if header is None:
-                header, header_line = [c.strip() for c in rec], line
-            elif len(rec) != len(header):
-                raise DataError(f"{path}: line {line}: expected {len(header)} fields (as in the "
-                                f"header on line {header_line}), found {len(rec)}")
-            else:
-                rows.append(rec)
-                lines.append(line)
-    except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num}: {e}") from None
-    header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
-    seen = {}
-    for i, h in enumerate(header):
-        if h in seen:
-            raise DataError(f"{path}: line {header_line}: duplicate column name {h!r} "
-                            f"(columns {seen[h] + 1} and {i + 1})")
-        seen[h] = i
-    if not rows:
-        raise DataError(f"{path}: no data rows, only a header (line {header_line})")
-    return header, rows, np.array(lines, dtype=np.int64), header_line, text
+def _missing_target(table, t, rows=None):
+    """Row indices whose target cell is empty / NA (all rows, or those in `rows`)."""
+    cells = table.columns[t]
+    idx = range(len(table)) if rows is None else rows
+    return [i for i in idx if is_missing(cells[i])]
 
 
-def _fast_numeric(text, rows, cols):
-    """pandas' C parser on the checked text: {column: float64 values} for the columns in
-    `cols` it reads as all numbers; {} when its rows do not line up with the csv module's
-    (the slow path then parses every cell itself)."""
-    import pandas as pd
-    try:
-        df = pd.read_csv(io.StringIO(text), header=0, names=list(range(len(rows[0]))),
-                         usecols=cols, na_filter=False, low_memory=False)
-    except Exception:  # noqa: BLE001  any disagreement: use the slow path
-        return {}
-    if len(df) != len(rows):
-        return {}
-    out = {}
-    for c in cols:
-        if df[c].dtype.kind in "fiu":
-            v = df[c].to_numpy(np.float64)
-            try:  # cheap alignment check against the csv module's first and last rows
-                if float(rows[0][c]) == v[0] and float(rows[-1][c]) == v[-1]:
-                    out[c] = v
-            except ValueError:
-                pass
-    return out
-
-
-def _parse_column(cells):
-    """list of N str -> (values float64 (N,), kind int8 (N,)); kind 0 number, 1 missing
-    (empty / NA), 2 NaN written literally, 3 infinite, 4 not a number."""
-    kind = np.zeros(len(cells), np.int8)
-    try:
-        values = np.fromiter(map(float, cells), np.float64, count=len(cells))
-    except ValueError:
-        values = np.full(len(cells), np.nan)
-        for i, c in enumerate(cells):
-            try:
-                values[i] = float(c)
-            except ValueError:
-                kind[i] = 1 if c.strip().lower() in _NA_TOKENS else 4
-    bad = np.flatnonzero(~np.isfinite(values) & (kind == 0))
-    kind[bad] = np.where(np.isnan(values[bad]), 2, 3)
-    return values, kind
-
-
-def _features(path, header, rows, lines, text, cols, missing):
-    """Feature columns -> (x float64 (N, F) with NaN where missing, mask (N, F) of missing).
-    Raises on the first bad cell in file order; missing cells only when missing="error"."""
-    x = np.empty((len(rows), len(cols)))
-    kinds = np.empty((len(rows), len(cols)), np.int8)
-    fast = _fast_numeric(text, rows, cols)
-    for j, c in enumerate(cols):
-        if c in fast:   # all numbers: only the non-finite ones (inf) need a look
-            x[:, j], kinds[:, j] = fast[c], 0
-            for i in np.flatnonzero(~np.isfinite(fast[c])):
-                kinds[i, j] = 2 if rows[i][c].strip().lower() in _NAN_TOKENS else 3
-        else:
-            x[:, j], kinds[:, j] = _parse_column([r[c] for r in rows])
-    fatal = kinds >= 3 if missing != "error" else kinds >= 1
-    if fatal.any():
-        i, j = np.argwhere(fatal)[0]       # first in file order (row-major)
-        k, cell = kinds[i, j], rows[i][cols[j]]
-        where = f"{path}: line {lines[i]}, column {header[cols[j]]!r}"
-        hint = "; pass missing='drop' or missing='mean' (CLI: --missing) to allow it"
-        if k == 4:
-            raise DataError(f"{where}: non-numeric value {cell!r}")
-        if k == 3:
-            raise DataError(f"{where}: infinite value {cell!r}")
-        if k == 2:
-            raise DataError(f"{where}: NaN value {cell!r}{hint}")
-        raise DataError(f"{where}: missing value" + (f" {cell!r}" if cell.strip() else "") + hint)
-    return x, kinds > 0
-
-
-def _missing_target(path, rows, lines, t, name):
-    for i, r in enumerate(rows):
-        if r[t].strip().lower() in _NA_TOKENS:
-            raise DataError(f"{path}: line {lines[i]}: missing target value in column {name!r}")
+def _check_target_present(table, t):
+    bad = _missing_target(table, t)
+    if bad:
+        raise DataError(f"{table.path}: line {table.lines[bad[0]]}: missing target value in "
+                        f"column {table.header[t]!r}")
 
 
 def _resolve_target(path, header, target):
@@ -214,10 +97,10 @@ def _resolve_target(path, header, target):
 def _labels(path, cells, lines, name, task):
     """Target cells -> (y, class_names, task), inferring the task when None (the rule is
     in load_csv's docstring)."""
-    values, kind = _parse_column(cells)
-    numeric = not (kind == 4).any()
-    if numeric and (kind != 0).any():
-        i = int(np.argmax(kind != 0))
+    values, kind = parse_cells(cells)
+    numeric = not (kind == TEXT).any()
+    if numeric and (kind != NUMBER).any():
+        i = int(np.argmax(kind != NUMBER))
         raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
                         f"{name!r} is not a finite number")
     integral = numeric and bool(np.all(values == np.round(values)))
@@ -228,7 +111,7 @@ def _labels(path, cells, lines, name, task):
         task = "classification" if not numeric or (integral and small) else "regression"
     if task == "regression":
         if not numeric:
-            i = int(np.argmax(kind == 4))
+            i = int(np.argmax(kind == TEXT))
             raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
                             f"{name!r} is not a number (regression needs numeric targets)")
         return values, None, task
@@ -250,9 +133,26 @@ def _labels(path, cells, lines, name, task):
     return y.astype(np.int64), names, task
 
 
+def dropped_note(path, lines):
+    """The note for rows left out by missing="drop", naming their first lines."""
+    shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+    return f"{path}: dropped {len(lines)} row(s) with a missing value (line {shown})"
+
+
+def table_labels(table, t, task=None, rows=None):
+    """The target column of `table` (rows: default all) -> (y, class_names, task)."""
+    cells = table.columns[t]
+    if rows is not None:
+        cells = [cells[i] for i in rows]
+    lines = table.lines if rows is None else table.lines[rows]
+    return _labels(table.path, cells, lines, table.header[t], task)
+
+
 # ------------------------------------------------------------------------- load_csv
-def load_csv(path, target=None, task=None, missing="error", dtype=None):
-    """Read a CSV file with a header line into a Dataset.
+def load_csv(path, target=None, task=None, missing="error", dtype=None, *, categorical=None,
+             numeric=None, ignore=None, max_categories=None, standardize=False,
+             drop_constant=False):
+    """Read a CSV file with a header line into a Dataset, encoding its columns by role.
 
     target: column name, integer index (negative allowed) or a digit string that is not
     a column name; default the last column. task: "classification", "regression" or
@@ -261,45 +161,54 @@ def load_csv(path, target=None, task=None, missing="error", dtype=None):
     (MAX_INFERRED_CLASSES) and no more than half the number of rows; anything else is
     regression. Class names are the sorted labels (integers sorted by value and named as
     written in the file); y holds indices into them.
-    missing: "error" (default), "drop" (drop rows with a missing or NaN feature) or
-    "mean" (fill with the column mean, returned in `ds.fill_values`). Empty cells and NA
-    tokens (NA, N/A, null, None, ...) are missing; "nan" is an error unless missing opts
-    in; "inf" is always an error, as is a missing target value.
+    Feature columns get roles as in nbnet.tabular (numeric; categorical: one-hot with an
+    "(other)" level beyond max_categories; identifier and constant columns left out);
+    categorical / numeric / ignore force roles by column name. x holds the numbers as
+    written (standardize=True scales them, as `nbnet train` does; drop_constant=True
+    leaves out constant columns, as `nbnet train` does). `ds.encoder` is the fitted
+    nbnet.tabular.TableEncoder: `prepare_csv_for_model(other_csv, ds.encoder)` reads
+    more rows the same way; `ds.notes` says what was filled or left out.
+    missing: "error" (default), "auto" (numbers: the column median plus an indicator
+    column; categories: a "(missing)" level), "drop" (drop rows with a missing or NaN
+    feature) or "mean" (fill with the column mean, returned in `ds.fill_values`). Empty
+    cells and NA tokens (NA, N/A, null, None, ?, ...) are missing; "nan" is an error unless
+    missing opts in; "inf" is always an error, as is a missing target value.
     dtype: of x (and of a regression y), default nbnet.config.floatx()."""
     if task not in (None, "classification", "regression"):
         raise ValueError(f"task must be None, 'classification' or 'regression', got {task!r}")
-    if missing not in ("error", "drop", "mean"):
-        raise ValueError(f"missing must be 'error', 'drop' or 'mean', got {missing!r}")
+    from .tabular import MAX_CATEGORIES, MISSING_MODES
+    if missing not in MISSING_MODES:
+        raise ValueError(f"missing must be one of {', '.join(MISSING_MODES)}, got {missing!r}")
     dt = standardize_dtype(dtype)
     path = os.fspath(path)
-    header, rows, lines, _, text = _read_table(path)
-    t = _resolve_target(path, header, target)
-    cols = [j for j in range(len(header)) if j != t]
-    if not cols:
-        raise DataError(f"{path}: no feature columns besides the target {header[t]!r} "
+    table = read_table(path)
+    t = _resolve_target(path, table.header, target)
+    if len(table.header) < 2:
+        raise DataError(f"{path}: no feature columns besides the target {table.header[t]!r} "
                         f"(is the file comma-separated?)")
-    _missing_target(path, rows, lines, t, header[t])
-    x, mask = _features(path, header, rows, lines, text, cols, missing)
-    fill = None
-    if missing == "drop" and mask.any():
-        keep = ~mask.any(axis=1)
+    _check_target_present(table, t)
+    enc = TableEncoder(missing, max_categories or MAX_CATEGORIES, standardize, drop_constant,
+                       categorical, numeric, ignore).fit(table, t)
+    x, keep, notes = enc.transform(table)
+    lines = table.lines
+    if keep is not None and not keep.all():
+        notes.append(dropped_note(path, lines[~keep]))
         x, lines = x[keep], lines[keep]
-        rows = [r for r, k in zip(rows, keep) if k]
-    elif missing == "mean":
-        counts = (~mask).sum(axis=0)
-        if (counts == 0).any():
-            col = header[cols[int(np.argmax(counts == 0))]]
-            raise DataError(f"{path}: column {col!r} has no values to take a mean of")
-        fill = np.where(mask, 0.0, x).sum(axis=0) / counts
-        x = np.where(mask, fill, x)
-    if len(rows) < 2:
+    if len(x) < 2:
         after = " left after dropping rows with missing values" if missing == "drop" else ""
-        raise DataError(f"{path}: {len(rows)} data row(s){after}; at least 2 are needed")
-    y, class_names, task = _labels(path, [r[t] for r in rows], lines, header[t], task)
+        raise DataError(f"{path}: {len(x)} data row(s){after}; at least 2 are needed")
+    rows = None if keep is None or keep.all() else np.flatnonzero(keep)
+    y, class_names, task = table_labels(table, t, task, rows)
     if task == "regression":
         y = y.astype(dt)
-    return Dataset(x.astype(dt), y, class_names, [header[j] for j in cols], task, path,
-                   target=header[t], fill_values=fill, lines=lines)
+    enc.task, enc.class_names = task, class_names
+    fill = None
+    if missing == "mean":
+        fill = np.array([c["fill"] for c in enc.columns if c["role"] == "numeric"])
+    ds = Dataset(x.astype(dt), y, class_names, enc.feature_names, task, path,
+                 target=table.header[t], fill_values=fill, lines=lines, encoder=enc)
+    ds.notes = enc.notes + notes
+    return ds
 
 
 # --------------------------------------------------------------------- Preprocessor
@@ -307,7 +216,8 @@ class Preprocessor:
     """Standardisation fitted on training data: transform(x) = (x - mean) / std per feature
     (std 0 -> 1), NaN replaced first by the training column means when fitted with
     missing="mean". Keeps feature_names, class_names, task and target name so that a CSV
-    can later be read for evaluate / predict (see prepare_csv_for_model)."""
+    can later be read for evaluate / predict (see prepare_csv_for_model). Model files
+    written by nbnet 0.1's `nbnet train` hold one; newer ones hold a TableEncoder."""
 
     def __init__(self):
         self.mean = self.std = self.fill_values = None
@@ -371,51 +281,82 @@ class Preprocessor:
 
 
 def prepare_csv_for_model(path, preprocessor, dtype=None):
-    """Read a CSV for evaluate / predict with a fitted Preprocessor: its columns must be
-    the training features (any order, by name), plus the target column or not (y is None
-    when absent). Missing features follow the training `missing` rule, filled with the
-    training means for "mean". Labels are mapped through the training class_names.
-    Returns a Dataset of raw (untransformed) x."""
-    pre, path = preprocessor, os.fspath(path)
-    if pre.feature_names is None:
-        raise ValueError("the preprocessor has no feature names (not fitted on a CSV file)")
-    header, rows, lines, header_line, text = _read_table(path)
-    feats, target = list(pre.feature_names), pre.target
+    """Read a CSV for evaluate / predict, as the training data was read.
+
+    With a TableEncoder (`ds.encoder` of load_csv, or what `nbnet train` stores): columns
+    matched by name in any order, extra columns ignored (said in `ds.notes`), a missing
+    one an error; x is encoded exactly as in training. With a legacy Preprocessor: the
+    columns must be the training features (any order), x is raw (untransformed).
+    The target column may be there or not (y is None when absent); labels are mapped
+    through the training class_names."""
+    path = os.fspath(path)
+    table = read_table(path)
+    pre = preprocessor
+    if isinstance(pre, TableEncoder):
+        x, keep, notes = pre.transform(table)
+        rows = None if keep is None or keep.all() else np.flatnonzero(keep)
+        if rows is not None:
+            x = x[rows]
+        feats, fill = pre.feature_names, None
+    else:
+        if pre.feature_names is None:
+            raise ValueError("the preprocessor has no feature names (not fitted on a CSV file)")
+        x, rows, feats, notes = _legacy_features(table, pre)
+        fill = pre.fill_values
+    target = pre.target
+    lines = table.lines if rows is None else table.lines[rows]
+    y = None
+    if target is not None and target in table.header:
+        t = table.index(target)
+        bad = _missing_target(table, t, rows)
+        if bad:
+            raise DataError(f"{path}: line {table.lines[bad[0]]}: missing target value in "
+                            f"column {target!r}")
+        cells = table.columns[t] if rows is None else [table.columns[t][i] for i in rows]
+        y = _map_labels(path, cells, lines, target, pre.task, pre.class_names)
+    dt = standardize_dtype(dtype)
+    if y is not None and y.dtype.kind == "f":
+        y = y.astype(dt)
+    ds = Dataset(x.astype(dt), y, pre.class_names, feats, pre.task, path,
+                 target=target, fill_values=fill, lines=lines,
+                 encoder=pre if isinstance(pre, TableEncoder) else None)
+    ds.notes = notes
+    return ds
+
+
+def _legacy_features(table, pre):
+    """The raw numeric features for a legacy Preprocessor -> (x, kept rows or None,
+    feature names, notes)."""
+    feats, target, header = list(pre.feature_names), pre.target, table.header
     absent = [c for c in feats if c not in header]
     extra = [c for c in header if c not in feats and c != target]
     if absent or extra:
         parts = ([f"missing columns {absent}"] if absent else []) + \
                 ([f"unexpected columns {extra}"] if extra else [])
-        raise DataError(f"{path}: line {header_line}: the columns do not match the model's "
-                        f"training data: {'; '.join(parts)}")
-    cols = [header.index(c) for c in feats]
-    x, mask = _features(path, header, rows, lines, text, cols, pre.missing)
-    if pre.missing == "drop" and mask.any():
-        keep = ~mask.any(axis=1)
-        x, lines, rows = x[keep], lines[keep], [r for r, k in zip(rows, keep) if k]
-    elif pre.missing == "mean" and pre.fill_values is not None:
-        x = np.where(mask, pre.fill_values, x)
-    y = None
-    if target is not None and target in header:
-        t = header.index(target)
-        _missing_target(path, rows, lines, t, target)
-        y = _map_labels(path, [r[t] for r in rows], lines, target, pre)
-    dt = standardize_dtype(dtype)
-    if y is not None and y.dtype.kind == "f":
-        y = y.astype(dt)
-    return Dataset(x.astype(dt), y, pre.class_names, feats, pre.task, path,
-                   target=target, fill_values=pre.fill_values, lines=lines)
+        raise DataError(f"{table.path}: line {table.header_line}: the columns do not match "
+                        f"the model's training data: {'; '.join(parts)}")
+    missing = "mean" if pre.missing == "mean" else pre.missing
+    enc = TableEncoder(missing, standardize=False, drop_constant=False,
+                       numeric=feats)
+    enc.columns = [{"name": f, "role": "numeric", "missing": 0, "fill": fv, "indicator": False,
+                    "mean": 0.0, "std": 1.0, "thousands": False}
+                   for f, fv in zip(feats, pre.fill_values if pre.fill_values is not None
+                                    else [0.0] * len(feats))]
+    enc.target = target
+    x, keep, _ = enc.transform(table)
+    rows = None if keep is None or keep.all() else np.flatnonzero(keep)
+    return (x if rows is None else x[rows]), rows, feats, []
 
 
-def _map_labels(path, cells, lines, name, pre):
-    if pre.task != "classification":
-        values, kind = _parse_column(cells)
-        if (kind != 0).any():
-            i = int(np.argmax(kind != 0))
+def _map_labels(path, cells, lines, name, task, class_names):
+    if task != "classification":
+        values, kind = parse_cells(cells)
+        if (kind != NUMBER).any():
+            i = int(np.argmax(kind != NUMBER))
             raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
                             f"{name!r} is not a finite number")
         return values
-    index = {n: k for k, n in enumerate(pre.class_names)}
+    index = {n: k for k, n in enumerate(class_names)}
     by_value = {}   # integer classes also match by value ("1.0" is class "1")
     for n, k in index.items():
         try:
@@ -433,7 +374,7 @@ def _map_labels(path, cells, lines, name, pre):
                 pass
         if k is None:
             raise DataError(f"{path}: line {lines[i]}: unknown label {s!r} in column {name!r}; "
-                            f"the model's classes are {pre.class_names}")
+                            f"the model's classes are {class_names}")
         y[i] = k
     return y
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-import nbnet.data as nbdata
+import nbnet.csvread as nbcsv
 from nbnet.data import Dataset, Preprocessor, load_csv, prepare_csv_for_model
 from nbnet.errors import DataError
 
@@ -318,7 +318,7 @@ def test_fast_and_slow_number_parsing_agree(tmp_path, monkeypatch, float64):
     p = write(tmp_path, text)
     fast = load_csv(p)
     assert np.array_equal(fast.x, vals)                 # exact: repr round-trips
-    monkeypatch.setattr(nbdata, "_fast_numeric", lambda *a: {})
+    monkeypatch.setattr(nbcsv, "_fast_numeric", lambda *a: {})
     slow = load_csv(p)
     assert np.array_equal(slow.x, fast.x) and np.array_equal(slow.y, fast.y)
 

@@ -6,6 +6,7 @@ import functools
 from importlib import resources
 
 from ..config import standardize_dtype
+from ..csvread import read_table
 from ..data import Dataset, load_csv
 from ..errors import DataError
 
@@ -30,7 +31,10 @@ def load(name, **kwargs):
 def _digits_float64():
     """Parse the packaged CSV once: (x (N, 64) float64 grey levels 0-16, y, classes, names)."""
     with resources.as_file(resources.files(__name__) / "digits.csv") as path:
-        ds = load_csv(path, target="digit", task="classification", dtype="float64")
+        table = read_table(path)
+        names = [h for h in table.header if h != "digit"]   # every pixel a number
+        ds = load_csv(path, target="digit", task="classification", dtype="float64",
+                      numeric=names)
     return ds.x, ds.y, tuple(ds.class_names), tuple(ds.feature_names)
 
 
