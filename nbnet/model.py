@@ -4,6 +4,13 @@ All trainable parameters live as views into one flat buffer and their gradients 
 second one (`_flat_w`, `_flat_g`), trainable layers first, so an optimizer step is one
 kernel call over `_flat_w[:_n_trainable]`. Activations and gradients are layer-owned
 buffers reused from step to step.
+
+Sample weights (fit / evaluate / train_on_batch `sample_weight`, fit's `class_weight`)
+follow Keras 3: a batch's loss is sum_n w_n l_n / N ("sum_over_batch_size", divided
+by the batch size, not by sum w), so the gradient is the unweighted one with row n
+scaled by w_n; compile's `weighted_metrics` are weighted means, sum w v / sum w, its
+`metrics` ignore the weights (Keras 3). Without weights the training step is the
+unweighted fast path, untouched.
 """
 import contextlib
 
@@ -190,7 +197,9 @@ class Sequential:
             self.optimizer.build(self._n_trainable, dtype)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
+        """Keras' compile. As in Keras 3, `metrics` ignore sample / class weights and
+        `weighted_metrics` use them (logged as "weighted_<name>" where <name> is taken)."""
         if kwargs:
             unsupported = ", ".join(sorted(kwargs))
             raise TypeError(f"compile() got unsupported argument(s): {unsupported}")
@@ -199,7 +208,8 @@ class Sequential:
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss)
         self._metric_ids = list(metrics or [])
-        self._metrics = None
+        self._weighted_metric_ids = list(weighted_metrics or [])
+        self._metrics = self._weighted_metrics = None
         self.compiled = True
         self._packed = False
         if self.built:
@@ -208,9 +218,14 @@ class Sequential:
     def _compile_config(self):
         if not self.compiled:
             return None
-        ids = [m if isinstance(m, str) else getattr(m, "name", None) for m in self._metric_ids]
-        return {"optimizer": optimizers_mod.serialize(self.optimizer),
-                "loss": losses_mod.serialize(self.loss), "metrics": [m for m in ids if m]}
+        def names(metric_ids):
+            ids = [m if isinstance(m, str) else getattr(m, "name", None) for m in metric_ids]
+            return [m for m in ids if m]
+        cfg = {"optimizer": optimizers_mod.serialize(self.optimizer),
+               "loss": losses_mod.serialize(self.loss), "metrics": names(self._metric_ids)}
+        if self._weighted_metric_ids:
+            cfg["weighted_metrics"] = names(self._weighted_metric_ids)
+        return cfg
 
     def _check_compiled(self, what):
         if not self.compiled:
@@ -228,8 +243,11 @@ class Sequential:
         self._fuse_batchnorm_relu()
         self._stochastic = [l for l in self._layers if hasattr(l, "step")]
         if self._metrics is None:
-            self._metrics = [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape)
-                             for m in self._metric_ids]
+            def build(ids):
+                return [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape) for m in ids]
+            self._metrics = build(self._metric_ids)
+            self._weighted_metrics = build(self._weighted_metric_ids)
+            self._all_metrics = self._metrics + self._weighted_metrics
         self._loss_tracker = metrics_mod.Mean(name="loss")
 
     def _prepare_inference(self):
@@ -269,16 +287,21 @@ class Sequential:
             out = apply_output_activation(self._final_act, out)
         return out
 
-    def _train_step(self, xb, yb, global_batch=None):
+    def _train_step(self, xb, yb, global_batch=None, sample_weight=None):
         """One optimizer step. With global_batch (a distributed fit), xb is this rank's
         shard: its loss gradient is weighted by len(xb) / global_batch, and one
-        Allreduce of the flat gradient buffer gives the gradient of the global mean."""
+        Allreduce of the flat gradient buffer gives the gradient of the global mean.
+        sample_weight (N,), the model's dtype: the loss is sum_n w_n l_n / N."""
         step = self.optimizer.iterations
         for layer in self._stochastic:
             layer.step = step
         out = self._forward(xb, training=True)
         grad = self._layers[-1].buffer("_loss_grad", out.shape)
         loss = self._active_loss.forward_backward(grad, out, yb)
+        if sample_weight is not None:
+            # d/dout_n of sum_n w_n l_n / N = w_n * (row n of the unweighted mean's gradient)
+            loss = self._weighted_loss(out, yb, sample_weight)
+            grad *= sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1))
         if global_batch is not None:
             share = len(xb) / global_batch
             grad *= grad.dtype.type(share)
@@ -293,6 +316,11 @@ class Sequential:
             self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
         return loss, out
 
+    def _weighted_loss(self, out, yb, wb):
+        """Keras' "sum_over_batch_size" with sample weights wb (N,): sum_n w_n l_n / N,
+        from the loss's per-sample values (float64)."""
+        return float(np.dot(self._active_loss.per_sample(yb, out), wb) / len(wb))
+
     # ------------------------------------------------------------------ data checks
     def _prepare_x(self, x, what):
         if not self.built:
@@ -305,12 +333,30 @@ class Sequential:
         y = check_y(y, len(x), self.loss, self.output_shape, self.dtype, what)
         return x, y
 
+    def _prepare_weights(self, sample_weight, class_weight, y, what):
+        """sample_weight (N,), or class_weight {class: weight} turned into one weight per
+        sample of y (not both, as Keras) -> the model's dtype (N,), or None."""
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError(f"{what}: give sample_weight or class_weight, not both (as Keras)")
+        if class_weight is not None:
+            w = class_weight_to_sample_weight(y, _check_class_weight(class_weight, what), what)
+        elif sample_weight is not None:
+            w = losses_mod.check_sample_weight(sample_weight, len(y), what)
+        else:
+            return None
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
     # ------------------------------------------------------------------ training
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            steps_per_epoch=None, distributed=False, **kwargs):
-        """Keras' fit. distributed=True trains data-parallel over the ranks of an MPI
-        job (see nbnet.distributed; run the script under mpiexec)."""
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, distributed=False,
+            **kwargs):
+        """Keras' fit. sample_weight (N,) or class_weight {class index: weight} (not
+        both) weigh each sample's loss and the weighted_metrics; validation_data is
+        (x_val, y_val) or (x_val, y_val, val_sample_weight); validation_split splits
+        sample_weight too (class_weight weighs the training data only, as Keras).
+        distributed=True trains data-parallel over the ranks of an MPI job (see
+        nbnet.distributed; run the script under mpiexec)."""
         if kwargs:
             raise TypeError(f"fit() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("fit")
@@ -328,17 +374,24 @@ class Sequential:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
         x, y = self._prepare_xy(x, y, "fit")
-        xv = yv = None
+        sw = self._prepare_weights(sample_weight, class_weight, y, "fit")
+        xv = yv = vsw = None
         if validation_data is not None:
             if len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            xv, yv = self._prepare_xy(validation_data[0], validation_data[1], "fit (validation_data)")
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
+            what = "fit (validation_data)"
+            xv, yv = self._prepare_xy(validation_data[0], validation_data[1], what)
+            if len(validation_data) == 3:
+                vsw = self._prepare_weights(validation_data[2], None, yv, what)
         elif validation_split:
             split = int(len(x) * (1.0 - validation_split))
             if split < 1 or split >= len(x):
                 raise DataError(f"validation_split={validation_split} leaves no training or no "
                                 f"validation samples out of {len(x)}")
             x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
+            if sw is not None:
+                sw, vsw = sw[:split], (sw[split:] if sample_weight is not None else None)
         self._ensure_packed()
         self._prepare_loss()
         if self._shuffle_seed is None:
@@ -376,8 +429,8 @@ class Sequential:
                 layer.comm = comm
         try:
             with self._kernel_threads(batch_size if comm is None else batch_size // comm.size):
-                logs = self._fit_epochs(x, y, xv, yv, bounds, batch_size, shuffle, start, epochs,
-                                        cbl, xb_buf)
+                logs = self._fit_epochs((x, y, sw), (xv, yv, vsw), bounds, batch_size, shuffle,
+                                        start, epochs, cbl, xb_buf)
         finally:
             self._comm = None
             for layer in self._layers:
@@ -397,7 +450,9 @@ class Sequential:
         if lr != float(self.optimizer.learning_rate):
             self.optimizer.learning_rate = lr
 
-    def _fit_epochs(self, x, y, xv, yv, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
+    def _fit_epochs(self, train, val, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
+        """train, val: (x, y, sample weights or None); val's x is None without validation."""
+        (x, y, sw), (xv, yv, vsw) = train, val
         n = len(x)
         logs = {}
         for epoch in range(start, epochs):
@@ -410,22 +465,28 @@ class Sequential:
             comm = self._comm
             for step, (s, e) in enumerate(bounds):
                 cbl.on_train_batch_begin(step)
+                # NOTE: sample_weight is passed only when there are weights, so that the
+                # unweighted step is the call it always was.
                 if comm is None:
-                    xb, yb = _gather(x, y, order, s, e, xb_buf)
-                    loss, out = self._train_step(xb, yb)
-                    self._update_metrics(loss, out, yb)
+                    xb, yb, wb = _gather(x, y, order, s, e, xb_buf, sw)
+                    loss, out = (self._train_step(xb, yb) if wb is None else
+                                 self._train_step(xb, yb, sample_weight=wb))
+                    self._update_metrics(loss, out, yb, wb)
                 else:  # this rank's shard of the global batch [s, e)
                     from .distributed import shard
                     a, b = shard(s, e, comm.rank, comm.size)
-                    xb, yb = _gather(x, y, order, a, b, xb_buf)
-                    loss, out = self._train_step(xb, yb, global_batch=e - s)
-                    if self._metrics:
-                        parts = comm.allgather((np.array(out), np.array(yb)))
+                    xb, yb, wb = _gather(x, y, order, a, b, xb_buf, sw)
+                    loss, out = (self._train_step(xb, yb, global_batch=e - s) if wb is None else
+                                 self._train_step(xb, yb, global_batch=e - s, sample_weight=wb))
+                    if self._all_metrics:
+                        parts = comm.allgather((np.array(out), np.array(yb),
+                                                None if wb is None else np.array(wb)))
                         out = np.concatenate([p[0] for p in parts])
                         yb = np.concatenate([p[1] for p in parts])
+                        wb = None if wb is None else np.concatenate([p[2] for p in parts])
                     else:
                         yb = np.empty(e - s)  # only its length counts
-                    self._update_metrics(loss, out, yb)
+                    self._update_metrics(loss, out, yb, wb)
                 self._samples_seen = e
                 logs = self._logs()
                 cbl.on_train_batch_end(step, logs)
@@ -435,7 +496,7 @@ class Sequential:
                     break
             epoch_logs = dict(logs)
             if xv is not None and len(xv):
-                val = self._evaluate_arrays(xv, yv, batch_size)
+                val = self._evaluate_arrays(xv, yv, batch_size, vsw)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cbl.on_epoch_end(epoch, epoch_logs)
             if self._comm is not None:
@@ -472,55 +533,75 @@ class Sequential:
 
     def _reset_metrics(self):
         self._loss_tracker.reset_state()
-        for m in self._metrics:
+        for m in self._all_metrics:
             m.reset_state()
 
-    def _update_metrics(self, loss, out, yb):
+    def _update_metrics(self, loss, out, yb, wb=None):
+        """The loss tracker weighs each batch's (weighted) loss by the batch size, as
+        Keras; the weighted metrics get the sample weights wb (N,), when there are some."""
         n = len(yb)
         self._loss_tracker.update_state(loss, sample_weight=n)
-        if self._metrics:
+        if self._all_metrics:
             pred = out
             if getattr(self._layers[-1], "emit_logits", False):
                 pred = apply_output_activation(self._final_act, out)
             for m in self._metrics:
                 m.update_state(yb, pred)
+            for m in self._weighted_metrics:
+                if wb is None:
+                    m.update_state(yb, pred)
+                else:
+                    m.update_state(yb, pred, sample_weight=wb)
 
     def _logs(self):
         logs = {"loss": float(self._loss_tracker.result())}
         for m in self._metrics:
             logs[m.name] = float(m.result())
+        for m in self._weighted_metrics:  # Keras 3 CompileMetrics.result names
+            logs[m.name if m.name not in logs else "weighted_" + m.name] = float(m.result())
         return logs
 
-    def train_on_batch(self, x, y):
-        """One optimizer step on (x, y); returns the loss of that batch (before the step)."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One optimizer step on (x, y); returns the loss of that batch (before the step),
+        weighted as in fit when sample_weight or class_weight is given."""
         self._check_compiled("train_on_batch")
         x, y = self._prepare_xy(x, y, "train_on_batch")
+        w = self._prepare_weights(sample_weight, class_weight, y, "train_on_batch")
         self._ensure_packed()
         self._prepare_loss()
-        loss, _ = self._train_step(x, y)
+        loss, _ = self._train_step(x, y) if w is None else self._train_step(x, y, sample_weight=w)
         return float(loss)
 
     # ------------------------------------------------------------------ inference
-    def _evaluate_arrays(self, x, y, batch_size):
+    def _evaluate_arrays(self, x, y, batch_size, sw=None):
+        """Logs over (x, y) in batches; sw: sample weights (N,) or None."""
         self._reset_metrics()
         for s in range(0, len(x), batch_size):
             xb, yb = x[s:s + batch_size], y[s:s + batch_size]
             out = self._forward(xb, training=False)
-            grad = self._layers[-1].buffer("_loss_grad", out.shape)
-            loss = self._active_loss.forward_backward(grad, out, yb)
-            self._update_metrics(loss, out, yb)
+            if sw is None:
+                grad = self._layers[-1].buffer("_loss_grad", out.shape)
+                loss = self._active_loss.forward_backward(grad, out, yb)
+                self._update_metrics(loss, out, yb)
+            else:
+                wb = sw[s:s + batch_size]
+                self._update_metrics(self._weighted_loss(out, yb, wb), out, yb, wb)
         return self._logs()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 return_dict=False, **kwargs):
+        """Keras' evaluate; sample_weight (N,) weighs the loss (sum_n w_n l_n / N per
+        batch) and the weighted_metrics (sum w v / sum w)."""
         if kwargs:
             raise TypeError(f"evaluate() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         x, y = self._prepare_xy(x, y, "evaluate")
+        sw = self._prepare_weights(sample_weight, None, y, "evaluate")
         self._ensure_packed()
         self._prepare_loss()
         with self._kernel_threads(batch_size):
-            logs = self._evaluate_arrays(x, y, batch_size)
+            logs = self._evaluate_arrays(x, y, batch_size, sw)
         if verbose == 1 or verbose == 2:
             print(cbks.format_logs(logs))
         if return_dict:
@@ -614,17 +695,62 @@ def _check_batch_size(batch_size):
     return int(batch_size)
 
 
-def _gather(x, y, order, s, e, bufs):
-    """The batch [s, e) of the (shuffled) data, copied into reused buffers."""
+def _gather(x, y, order, s, e, bufs, w=None):
+    """The batch [s, e) of the (shuffled) data and of its sample weights w (N,) (None:
+    none), copied into reused buffers: (xb, yb, wb)."""
     if order is None:
-        return x[s:e], y[s:e]
+        return x[s:e], y[s:e], (None if w is None else w[s:e])
     idx = order[s:e]
     key = e - s
     if key not in bufs:
         if len(bufs) >= 2:
             bufs.clear()
-        bufs[key] = (np.empty((key,) + x.shape[1:], x.dtype), np.empty((key,) + y.shape[1:], y.dtype))
-    xb, yb = bufs[key]
+        bufs[key] = (np.empty((key,) + x.shape[1:], x.dtype), np.empty((key,) + y.shape[1:], y.dtype),
+                     None if w is None else np.empty(key, w.dtype))
+    xb, yb, wb = bufs[key]
     np.take(x, idx, axis=0, out=xb)
     np.take(y, idx, axis=0, out=yb)
-    return xb, yb
+    if w is not None:
+        np.take(w, idx, out=wb)
+    return xb, yb, wb
+
+
+def _check_class_weight(class_weight, what):
+    """{class index: weight} -> {int: float}. Keys are integers (or strings of them, as
+    Keras accepts after a JSON round trip); weights finite and >= 0."""
+    if not hasattr(class_weight, "items"):
+        raise ValueError(f"{what}: class_weight must be a dict {{class index: weight}}, "
+                         f"got {type(class_weight).__name__}")
+    out = {}
+    for key, value in class_weight.items():
+        try:
+            k = int(key)
+            ok = isinstance(key, str) or k == key
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{what}: class_weight keys must be integer class indices, got {key!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = float("nan")
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{what}: class_weight[{key!r}] must be a finite number >= 0, "
+                             f"got {value!r}")
+        out[k] = v
+    return out
+
+
+def class_weight_to_sample_weight(y, class_weight, what="class_weight"):
+    """Keras' class_weight_to_sample_weights: float64 (N,) weights class_weight[c_n],
+    1.0 for a class absent from the dict. The class c_n of sample n: its integer label
+    (y (N,)), the argmax of its row (one-hot or probabilities, y (N, K)), or round(y)
+    of a single output (y (N, 1), binary targets)."""
+    y = np.asarray(y)
+    if y.ndim > 2:
+        raise ValueError(f"{what}: class_weight needs one class per sample; y has shape {y.shape}")
+    if y.ndim == 2:
+        y = y[:, 0] if y.shape[1] == 1 else np.argmax(y, axis=1)
+    classes, inverse = np.unique(np.round(y).astype(np.int64), return_inverse=True)
+    table = np.array([class_weight.get(int(c), 1.0) for c in classes], dtype=np.float64)
+    return table[inverse.reshape(-1)]

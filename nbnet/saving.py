@@ -151,7 +151,8 @@ def load_model(path, compile=True):
     if compile and config.get("compile"):
         c = config["compile"]
         try:
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
+            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"),
+                          weighted_metrics=c.get("weighted_metrics"))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: invalid compile configuration ({e})") from None
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
