@@ -14,6 +14,7 @@ import nbnet as nb
 from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_out_path, data_kind,
                               load_model_or_spec)
 from nbnet.cli.profile import profile
+from nbnet.cli.tabular import inference_data, report
 from nbnet.cli.train import train
 from nbnet.saving import atomic_write_text
 
@@ -78,10 +79,13 @@ def evaluate(model_path, data, batch_size, threads):
     if threads:
         nb.set_num_threads(threads)
     model = nb.load_model(model_path)
-    x, y, _, _ = _inference_data(model, data, need_y=True)
+    x, y, class_names, _ = _inference_data(model, data, need_y=True)
     logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     click.echo(f"{data}: {len(x)} samples - " +
                " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+    task = (model.extra or {}).get("task") or ("classification" if class_names else None)
+    if task is not None:
+        report(model, x, y, task, class_names, batch_size, "Report:")
 
 
 @main.command(context_settings={"show_default": True})
@@ -170,7 +174,10 @@ def _inference_data(model, data, need_y):
     if saved is None:  # a model saved from Python: raw CSV, target in the last column
         ds = nb.data.load_csv(data) if kind == "csv" else nb.datasets.load(data)
         return ds.x, ds.y, ds.class_names, None
-    pre = nb.data.Preprocessor.from_config(extra["preprocessor"])
+    if "encoder" in extra:
+        x, y = inference_data(model, data, kind, need_y)
+        return x, y, class_names, None
+    pre = nb.data.Preprocessor.from_config(extra["preprocessor"])  # nbnet 0.1 model files
     if kind == "csv":
         ds = nb.data.prepare_csv_for_model(data, pre)
     else:

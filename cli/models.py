@@ -48,7 +48,9 @@ def build_default_model(kind, input_shape, hidden, dropout, units, activation):
                    L.Flatten(), L.Dense(128, activation="relu")]
     else:
         for size in hidden:
-            layers += [L.Dense(size), L.BatchNormalization(), L.ReLU()]
+            # momentum 0.9 (PyTorch's 0.1 weight on the batch): the moving statistics settle
+            # in tens of steps, as a small table with a few steps per epoch needs.
+            layers += [L.Dense(size), L.BatchNormalization(momentum=0.9), L.ReLU()]
             if dropout:
                 layers.append(L.Dropout(dropout))
     layers.append(L.Dense(units, activation=activation))

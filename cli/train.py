@@ -13,12 +13,29 @@ from nbnet.cli.common import (CliError, check_loss, check_optimizer, check_out_p
                               class_counts, data_kind, load_spec, parse_hidden,
                               parse_image_size)
 from nbnet.cli.models import build_default_model, choose_loss, fold_target_scale, output_spec
+from nbnet.cli.tabular import parse_columns, report, tabular_data
 from nbnet.saving import read_archive, restore_training_state
 
 # Arguments that must match between a run and its --resume (epochs may grow).
 _RESUME_KEYS = ("data", "target", "task", "model", "hidden", "dropout", "loss", "optimizer",
                 "lr", "batch_size", "validation_split", "seed", "missing", "image_size",
-                "color_mode")
+                "color_mode", "categorical", "numeric", "ignore", "class_weight")
+# --epochs auto: early stopping on val_loss after this many epochs without improvement,
+# the best weights restored, and at most this many epochs or samples seen.
+AUTO_PATIENCE, AUTO_MAX_EPOCHS, AUTO_MAX_SAMPLES = 20, 500, 20_000_000
+
+
+def parse_epochs(ctx, param, value):
+    """'auto' -> 'auto'; a positive integer -> int."""
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not 'auto' or a positive integer") from None
+    if n < 1:
+        raise click.BadParameter(f"{value!r}: the number of epochs must be at least 1")
+    return n
 
 
 class _EveryNEpochs(nb.callbacks.Callback):
@@ -62,7 +79,10 @@ class _EveryNEpochs(nb.callbacks.Callback):
               help="Optimizer: adam, adamw, sgd, rmsprop or adagrad.")
 @click.option("--lr", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Learning rate. Default: the optimizer's own (adam 0.001).")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, help="Epochs to train.")
+@click.option("--epochs", default="auto", callback=parse_epochs,
+              help="Epochs to train, or 'auto': stop once val_loss has not improved for "
+                   f"{AUTO_PATIENCE} epochs and keep the best weights (at most "
+                   f"{AUTO_MAX_EPOCHS} epochs and {AUTO_MAX_SAMPLES:,} samples seen).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Batch size.")
 @click.option("--validation-split", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
               default=0.2, help="Fraction of the samples held out (at random, from --seed) "
@@ -84,8 +104,22 @@ class _EveryNEpochs(nb.callbacks.Callback):
 @click.option("--early-stopping", type=click.IntRange(min=1), default=None,
               help="Stop after PATIENCE epochs without a lower val_loss and keep the best "
                    "weights. Default: off.")
-@click.option("--missing", type=click.Choice(["error", "drop", "mean"]), default="error",
-              help="Missing CSV values: fail, drop the rows, or fill with the column mean.")
+@click.option("--missing", type=click.Choice(["auto", "error", "drop", "mean"]), default="auto",
+              help="Missing CSV values: auto fills numbers with the training median plus a "
+                   "0/1 'was missing' column and gives categories a '(missing)' level; error "
+                   "fails; drop drops the rows; mean fills numbers with the column mean.")
+@click.option("--categorical", default=None, callback=parse_columns,
+              help="CSV columns (comma-separated names) to one-hot encode as categories. "
+                   "Default: inferred (text, true/false, integer codes).")
+@click.option("--numeric", default=None, callback=parse_columns,
+              help="CSV columns to read as numbers (thousands separators such as 1,234 "
+                   "allowed). Default: inferred.")
+@click.option("--ignore", default=None, callback=parse_columns,
+              help="CSV columns to leave out. Default: none besides the identifier and "
+                   "constant columns found.")
+@click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
+              help="balanced: weight each class by n / (classes * its count) in the loss, "
+                   "as scikit-learn's class_weight='balanced'.")
 @click.option("--distributed", is_flag=True, default=False,
               help="Data-parallel over the ranks of an MPI job: run as `mpiexec -n 4 python -m "
                    "mpi4py -m nbnet.cli train --distributed ...` (needs nbnet[mpi]); rank 0 "
@@ -115,7 +149,7 @@ def train(**opts):
     if kind == "images":
         (xtr, ytr), (xv, yv), info = _image_data(o)
     else:
-        (xtr, ytr), (xv, yv), info = _tabular_data(o, kind)
+        (xtr, ytr), (xv, yv), info = tabular_data(o, kind)
     task, class_names = info["task"], info["class_names"]
     click.echo(f"Task: {task}" + (f" ({len(class_names)} classes)" if class_names else ""))
     what = (f"images of {'x'.join(str(d) for d in xtr.shape[1:])}" if kind == "images"
@@ -142,6 +176,10 @@ def train(**opts):
         optimizer.learning_rate = o.lr
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=["accuracy"] if task == "classification" else ["mae"])
+    class_weight = None
+    if o.class_weight == "balanced" and task == "classification":
+        counts = np.bincount(ytr, minlength=len(class_names))
+        class_weight = {k: len(ytr) / (len(class_names) * c) for k, c in enumerate(counts) if c}
     model.extra = dict(info, train_args=o.resume_args())
     if scale:  # informative: the saved model has it folded into its last layer
         model.extra["target_scale"] = {"mean": scale[0], "std": scale[1]}
@@ -158,12 +196,21 @@ def train(**opts):
         callbacks.append(nb.callbacks.CSVLogger(o.log, append=o.resume))
     if o.checkpoint_every:
         callbacks.append(_EveryNEpochs(ckpt, o.checkpoint_every))
-    if o.early_stopping:
-        callbacks.append(nb.callbacks.EarlyStopping(monitor="val_loss", patience=o.early_stopping,
+    epochs = o.epochs
+    patience = o.early_stopping
+    if epochs == "auto":
+        epochs = max(1, min(AUTO_MAX_EPOCHS, AUTO_MAX_SAMPLES // len(xtr)))
+        patience = patience or AUTO_PATIENCE
+        click.echo(f"Epochs: auto (at most {epochs}; stop after {patience} epochs without a "
+                   f"lower val_loss, keep the best weights)")
+    if patience:
+        # nbnet's EarlyStopping restores the best weights at the end of training, also
+        # when the last epoch is reached without an early stop.
+        callbacks.append(nb.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                     restore_best_weights=True))
-    model.fit(xtr, ytr, batch_size=o.batch_size, epochs=o.epochs, verbose=1,
+    model.fit(xtr, ytr, batch_size=o.batch_size, epochs=epochs, verbose=1,
               callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch,
-              distributed=o.distributed)
+              distributed=o.distributed, **({"class_weight": class_weight} if class_weight else {}))
 
     # 4. Final model: predictions in the target's own units, then metrics and save.
     if scale:
@@ -172,6 +219,9 @@ def train(**opts):
     logs = model.evaluate(xv, yv, batch_size=o.batch_size, verbose=0, return_dict=True)
     if rank0:
         model.save(o.out)
+    if rank0:
+        report(model, xv, yv, task, class_names, o.batch_size,
+               f"Validation report ({len(xv)} rows):")
     metrics = " - ".join(f"val_{k}: {v:.4f}" for k, v in logs.items())
     click.echo(f"Done: {metrics} - model written to {o.out}")
 
@@ -198,31 +248,6 @@ def _image_data(o):
     info = {"kind": "images", "task": "classification", "class_names": list(train_ds.class_names),
             "image_size": list(o.image_size), "color_mode": o.color_mode}
     return (train_ds.x, train_ds.y), (val_ds.x, val_ds.y), info
-
-
-def _tabular_data(o, kind):
-    if kind == "csv":
-        ds = nb.data.load_csv(o.data, target=o.target, task=o.task, missing=o.missing)
-    else:
-        if o.target is not None:
-            raise click.BadParameter("--target applies to CSV files only", param_hint="--target")
-        ds = nb.datasets.load(o.data)
-    n = len(ds.x)
-    n_val = int(n * o.validation_split)
-    if n_val < 1 or n_val >= n:
-        raise nb.DataError(f"{o.data}: --validation-split {o.validation_split} of {n} rows leaves "
-                           f"no {'validation' if n_val < 1 else 'training'} rows")
-    # A seeded shuffle before the split: files are often sorted by class.
-    order = np.random.default_rng(o.seed).permutation(n)
-    tr, va = np.sort(order[n_val:]), np.sort(order[:n_val])
-    pre = nb.data.Preprocessor().fit(ds.subset(tr), missing=o.missing)
-    info = {"kind": "tabular", "task": ds.task, "class_names": _names(ds.class_names),
-            "feature_names": _names(ds.feature_names), "preprocessor": pre.get_config()}
-    return (pre.transform(ds.x[tr]), ds.y[tr]), (pre.transform(ds.x[va]), ds.y[va]), info
-
-
-def _names(names):
-    return None if names is None else [str(n) for n in names]
 
 
 def _maybe_scale_target(model, task, ytr, yv):

@@ -6,8 +6,8 @@ saved model reads raw CSV files again:
 
 - roles, inferred (overridable): numeric; categorical (text, booleans, and integer codes:
   3-10 distinct non-contiguous integers, each seen 5+ times on average); identifier (text
-  unique or nearly unique per row, or an integer row number 1..N: left out); constant (one
-  value or none: left out);
+  unique or nearly unique per row; integers one per row that increase down the file or
+  sit in a column named like an id: left out); constant (one value or none: left out);
 - numeric columns: missing cells filled with the training median plus a 0/1 "was missing"
   indicator column where training had gaps (missing="auto"), or the mean (missing="mean"),
   then standardised (x - mean) / std (std 0 -> 1) when standardize=True;
@@ -29,6 +29,8 @@ MAX_CATEGORIES = 20
 OTHER, MISSING_LEVEL = "(other)", "(missing)"
 MISSING_MODES = ("auto", "error", "drop", "mean")
 _BOOLEANS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
+# A column name that says "identifier": id, ID, user_id, PassengerId, "customer id".
+_ID_NAME = re.compile(r"(^|[_\s-])(id|ID|Id)$|[a-z]Id$|^(id|ID)[_\s-]")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 _HINT = "; pass --missing auto (the CLI's default) or missing='auto' to fill it"
 
@@ -124,7 +126,8 @@ class TableEncoder:
         uniq = np.unique(present)
         spec["distinct"] = int(len(uniq))
         if forced is None:
-            role, why = _numeric_role(uniq, present, n_missing, len(rows), self.drop_constant)
+            role, why = _numeric_role(name, uniq, present, n_missing, len(rows),
+                                      self.drop_constant)
             if role == "categorical":
                 return self._fit_categorical(table, j, rows, spec, None, errors, why)
             if role != "numeric":
@@ -248,16 +251,18 @@ class TableEncoder:
 
 
 # ---------------------------------------------------------------------- helpers
-def _numeric_role(uniq, present, n_missing, n_rows, drop_constant):
+def _numeric_role(name, uniq, present, n_missing, n_rows, drop_constant):
     """(role, why) of an all-number column: uniq its distinct values, present its
     numbers in row order."""
     d, n_present = len(uniq), len(present)
     if d <= 1 and (not n_missing or not d) and drop_constant:
         return "constant", "one value" if d else "no values"
     integral = d and bool(np.all(uniq == np.round(uniq)))
-    if (integral and d == n_rows and n_rows >= 10 and uniq[-1] - uniq[0] < 1.5 * d
-            and bool(np.all(np.diff(present) > 0))):
-        return "identifier", "row number: increasing, one per row"
+    if integral and d == n_rows and n_rows >= 10:
+        if bool(np.all(np.diff(present) > 0)):
+            return "identifier", "row number: increasing, one per row"
+        if _ID_NAME.search(name):
+            return "identifier", "an id: one per row"
     if integral and 3 <= d <= 10 and uniq[-1] - uniq[0] + 1 != d and n_present >= 5 * d:
         return "categorical", "integer codes"
     return "numeric", "numbers"

@@ -198,6 +198,19 @@ def test_row_number_is_an_identifier_but_not_a_repeated_one(tmp_path):
     assert enc.feature_names == ["other"]
 
 
+def test_unique_integers_are_an_identifier_when_increasing_or_named_like_an_id(tmp_path):
+    """Row numbers of a subset (3, 7, 8, 12, ...) still increase; random account numbers
+    are an id only by their column's name: the same numbers as 'income' stay numeric."""
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(np.arange(1, 60), 20, replace=False))   # increasing, gaps
+    ids = rng.choice(np.arange(100000, 999999), 20, replace=False)   # random order
+    lines = ["PassengerId,customer_id,income,user id,y"] + [
+        f"{r},{c},{c},{c},{i % 2}" for i, (r, c) in enumerate(zip(rows, ids))]
+    _, enc = fit(write(tmp_path, "ids.csv", lines))
+    assert [role(enc, n) for n in ("PassengerId", "customer_id", "income", "user id")] == \
+        ["identifier", "identifier", "numeric", "identifier"]
+
+
 def test_constant_column_left_out_or_kept_as_numeric(tmp_path):
     lines = ["k,v,y"] + [f"5,{v},{i % 2}" for i, v in enumerate([1.5, 2.5, 3.5, 4.5])]
     p = write(tmp_path, "k.csv", lines)

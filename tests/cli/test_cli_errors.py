@@ -69,8 +69,31 @@ def _cases():
     train_text("ragged-short", "short.csv", "a,b,label\n1,2,0\n3,1\n4,5,1\n", "line 3")
     train_text("ragged-long", "long.csv", "a,b,label\n1,2,0\n3,1,1,7\n4,5,1\n", "line 3")
     train_text("non-numeric", "word.csv", bad_row.format("3,abc,1"), "line 3", "beta")
-    train_text("missing-value", "hole.csv", bad_row.format("3,,1"), "line 3", "beta")
-    train_text("nan", "nan.csv", bad_row.format("nan,1,1"), "line 3", "alpha")
+    def train_strict(name, filename, text, *expect):
+        """as train_text, with --missing error (the default fills gaps)."""
+        case(name, lambda d: ["train", text_file(d, filename, text), "--missing", "error"],
+             filename, *expect)
+
+    train_strict("missing-value", "hole.csv", bad_row.format("3,,1"), "line 3", "beta")
+    train_strict("nan", "nan.csv", bad_row.format("nan,1,1"), "line 3", "alpha")
+    train_text("thousands-separators", "money.csv",
+               "income,b,label\n" + "".join(f'"{1000 + 37 * i:,}",{i},{i % 2}\n' for i in range(12)),
+               "line 2", "income", "thousands", "--numeric income")
+    case("unknown-role-column", lambda d: ["train", good_csv(d), "--categorical", "colour"], "colour")
+    case("target-given-a-role", lambda d: ["train", good_csv(d), "--ignore", "label"], "label")
+    case("two-roles", lambda d: ["train", good_csv(d), "--numeric", "a", "--ignore", "a"], "'a'")
+    case("only-left-out-columns",
+         lambda d: ["train", text_file(d, "ids.csv", "id,label\n" + "".join(
+             f"u{i},{i % 2}\n" for i in range(30)))], "ids.csv", "left out")
+    flag("bad-epochs", "--epochs", "many")
+    flag("bad-class-weight", "--class-weight", "heavy")
+    flag("bad-missing", "--missing", "zero")
+    case("predict-missing-column",
+         lambda d: ["predict", "MODEL", text_file(d, "nof4.csv", "f1,f2,f3\n1,2,3\n")],
+         "nof4.csv", "'f4'", "missing")
+    case("predict-text-in-numeric-column",
+         lambda d: ["predict", "MODEL", text_file(d, "word.csv", "f1,f2,f3,f4\n1,2,3,4\n1,two,3,4\n")],
+         "word.csv", "line 3", "'f2'", "'two'")
     train_text("inf", "inf.csv", bad_row.format("2,inf,1"), "line 3", "beta")
     case("missing-target", lambda d: ["train", good_csv(d), "--target", "klass"], "klass")
     train_text("single-class", "one.csv", "a,b,label\n" + "".join(f"{i},{i},x\n" for i in range(9)))

@@ -229,5 +229,5 @@ def test_missing_mean_and_early_stopping(nbnet, tmp_path):
     assert run.code == 0, run
     _, rows = read_csv(run.stdout, from_text=True)
     assert [r[0] for r in rows] == ["1", "0"]
-    run = nbnet("train", tmp_path / "holes.csv", "--out", tmp_path / "x.nbnet")
-    assert run.code == 2 and "line 6" in run.stderr, run  # the default: missing is an error
+    run = nbnet("train", tmp_path / "holes.csv", "--missing", "error", "--out", tmp_path / "x.nbnet")
+    assert run.code == 2 and "line 6" in run.stderr, run  # --missing error refuses the hole
