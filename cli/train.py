@@ -22,7 +22,9 @@ _RESUME_KEYS = ("data", "target", "task", "model", "hidden", "dropout", "loss", 
                 "color_mode", "categorical", "numeric", "ignore", "class_weight")
 # --epochs auto: early stopping on val_loss after this many epochs without improvement,
 # the best weights restored, and at most this many epochs or samples seen.
-AUTO_PATIENCE, AUTO_MAX_EPOCHS, AUTO_MAX_SAMPLES = 20, 500, 20_000_000
+AUTO_PATIENCE, AUTO_MAX_EPOCHS, AUTO_MAX_SAMPLES = 20, 500, 10_000_000
+# --refit (default for --epochs auto up to this many rows): train again on all rows.
+REFIT_MAX_ROWS = 50_000
 
 
 def parse_epochs(ctx, param, value):
@@ -63,10 +65,10 @@ class _EveryNEpochs(nb.callbacks.Callback):
               help="JSON model spec (a list of layer configs, or {'layers': [...]}) used "
                    "instead of the default MLP/CNN; it must end in the output layer. Default: the "
                    "built-in MLP (tabular data) or CNN (images).")
-@click.option("--hidden", default="256,128", callback=parse_hidden,
+@click.option("--hidden", default="128,64", callback=parse_hidden,
               help="MLP hidden layer sizes (Dense + BatchNormalization + ReLU each); "
                    "'none' for a linear model.")
-@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
               help="Dropout rate after each hidden layer of the MLP (0: no Dropout layer).")
 @click.option("--image-size", default="28x28", callback=parse_image_size,
               help="HEIGHTxWIDTH images are resized to (image folders only).")
@@ -120,6 +122,11 @@ class _EveryNEpochs(nb.callbacks.Callback):
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
               help="balanced: weight each class by n / (classes * its count) in the loss, "
                    "as scikit-learn's class_weight='balanced'.")
+@click.option("--refit/--no-refit", default=None,
+              help="After training with --epochs auto, train a new model on all rows "
+                   "(training and validation) for the best number of epochs found, and save "
+                   f"that one; the validation figures shown stay those of the held-out rows. "
+                   f"Default: on for --epochs auto with at most {REFIT_MAX_ROWS:,} rows.")
 @click.option("--distributed", is_flag=True, default=False,
               help="Data-parallel over the ranks of an MPI job: run as `mpiexec -n 4 python -m "
                    "mpi4py -m nbnet.cli train --distributed ...` (needs nbnet[mpi]); rank 0 "
@@ -160,26 +167,13 @@ def train(**opts):
 
     # 2. Model, loss, optimizer (bad spec / loss combination: exit 2, nothing written).
     loss = choose_loss(task, class_names, o.loss)
-    if o.spec:
-        model = load_spec(o.spec)
-        try:
-            model.build((None,) + xtr.shape[1:])
-        except (ValueError, TypeError) as e:
-            raise CliError(f"{o.spec}: the model spec does not fit the data of shape "
-                           f"{xtr.shape[1:]}: {' '.join(str(e).split())}") from None
-    else:
-        units, activation = output_spec(task, class_names, loss)
-        model = build_default_model(kind, xtr.shape[1:], o.hidden, o.dropout, units, activation)
+    model = _make_model(o, kind, task, class_names, loss, xtr.shape[1:])
     ytr, yv, scale = _maybe_scale_target(model, task, ytr, yv)
-    optimizer = nb.optimizers.get(o.optimizer)
-    if o.lr is not None:
-        optimizer.learning_rate = o.lr
-    model.compile(optimizer=optimizer, loss=loss,
-                  metrics=["accuracy"] if task == "classification" else ["mae"])
     class_weight = None
     if o.class_weight == "balanced" and task == "classification":
         counts = np.bincount(ytr, minlength=len(class_names))
         class_weight = {k: len(ytr) / (len(class_names) * c) for k, c in enumerate(counts) if c}
+    weights = {"class_weight": class_weight} if class_weight else {}
     model.extra = dict(info, train_args=o.resume_args())
     if scale:  # informative: the saved model has it folded into its last layer
         model.extra["target_scale"] = {"mean": scale[0], "std": scale[1]}
@@ -210,20 +204,61 @@ def train(**opts):
                                                     restore_best_weights=True))
     model.fit(xtr, ytr, batch_size=o.batch_size, epochs=epochs, verbose=1,
               callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch,
-              distributed=o.distributed, **({"class_weight": class_weight} if class_weight else {}))
+              distributed=o.distributed, **weights)
+    refit = o.refit if o.refit is not None else (
+        o.epochs == "auto" and len(xtr) + len(xv) <= REFIT_MAX_ROWS)
+    refit = refit and not (o.distributed or o.resume or o.checkpoint_every)
 
     # 4. Final model: predictions in the target's own units, then metrics and save.
+    y_val = yv * scale[1] + scale[0] if scale else yv
+    final = model
+    if refit:   # all rows, for the number of epochs that was best on the held-out ones
+        best = _best_epochs(model, epochs)
+        click.echo(f"Refit: training a new model on all {len(xtr) + len(xv)} rows for "
+                   f"{best} epochs, the best number above")
+        nb.utils.set_random_seed(o.seed)
+        final = _make_model(o, kind, task, class_names, loss, xtr.shape[1:])
+        final.extra = model.extra
+        xall, yall = np.concatenate([xtr, xv]), np.concatenate([ytr, yv])
+        final.fit(xall, yall, batch_size=o.batch_size, epochs=best, verbose=1, **weights)
+        if scale:
+            fold_target_scale(final, *scale)
     if scale:
         fold_target_scale(model, *scale)
-        yv = yv * scale[1] + scale[0]
-    logs = model.evaluate(xv, yv, batch_size=o.batch_size, verbose=0, return_dict=True)
+    # the validation figures come from the model that did not see the validation rows
+    logs = model.evaluate(xv, y_val, batch_size=o.batch_size, verbose=0, return_dict=True)
     if rank0:
-        model.save(o.out)
-    if rank0:
-        report(model, xv, yv, task, class_names, o.batch_size,
-               f"Validation report ({len(xv)} rows):")
+        final.save(o.out)
+        report(model, xv, y_val, task, class_names, o.batch_size,
+               f"Validation report ({len(xv)} held-out rows):")
     metrics = " - ".join(f"val_{k}: {v:.4f}" for k, v in logs.items())
     click.echo(f"Done: {metrics} - model written to {o.out}")
+
+
+def _make_model(o, kind, task, class_names, loss, input_shape):
+    """The --model spec or the default MLP / CNN, compiled with --optimizer and --lr."""
+    if o.spec:
+        model = load_spec(o.spec)
+        try:
+            model.build((None,) + tuple(input_shape))
+        except (ValueError, TypeError) as e:
+            raise CliError(f"{o.spec}: the model spec does not fit the data of shape "
+                           f"{tuple(input_shape)}: {' '.join(str(e).split())}") from None
+    else:
+        units, activation = output_spec(task, class_names, loss)
+        model = build_default_model(kind, input_shape, o.hidden, o.dropout, units, activation)
+    optimizer = nb.optimizers.get(o.optimizer)
+    if o.lr is not None:
+        optimizer.learning_rate = o.lr
+    model.compile(optimizer=optimizer, loss=loss,
+                  metrics=["accuracy"] if task == "classification" else ["mae"])
+    return model
+
+
+def _best_epochs(model, epochs):
+    """The number of epochs that gave the lowest val_loss in model.history."""
+    val = model.history.history.get("val_loss") or []
+    return int(np.argmin(val)) + 1 if val else epochs
 
 
 class _Opts:

@@ -19,10 +19,13 @@ from .errors import DataError
 # "?" as the UCI files write it.
 NA_TOKENS = {"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "<na>", "#n/a", "?"}
 NAN_TOKENS = {"nan", "-nan", "+nan"}  # a NaN written literally, not an empty cell
+_STR = getattr(np, "strings", np.char)   # numpy >= 2: np.strings; older: np.char
+_NUMBER_START = set("0123456789+-.iInN")   # what a text float() reads can start with
 # Kinds of a cell once parsed (Table.numbers): what each code means.
 NUMBER, MISSING, NAN, INF, TEXT = 0, 1, 2, 3, 4
 _PROGRESS_MIN_BYTES = 32 << 20   # a progress bar (on a TTY) for files from this size on
 _FAST_MIN_BYTES = 4 << 20        # pandas' parser for files from this size on
+_CHUNK_ROWS, _PROGRESS_MIN_ROWS = 100_000, 200_000
 
 
 class Table:
@@ -204,11 +207,18 @@ def parse_cells(cells):
         values = np.fromiter(map(float, cells), np.float64, count=len(cells))
     except ValueError:
         values = np.full(len(cells), np.nan)
-        for i, c in enumerate(cells):
+        u = _STR.strip(np.asarray(cells, dtype=str))
+        na = np.isin(_STR.lower(u), list(NA_TOKENS))
+        kind[:] = np.where(na, MISSING, TEXT)
+        # float() raising is slow: try only the cells that can start a number
+        for i in np.flatnonzero(np.isin(u.astype("U1"), list(_NUMBER_START)) & ~na):
             try:
-                values[i] = float(c)
+                values[i] = float(u[i])
+                kind[i] = NUMBER
             except ValueError:
-                kind[i] = MISSING if c.strip().lower() in NA_TOKENS else TEXT
+                pass
+        nan_cells = na & np.isin(_STR.lower(u), list(NAN_TOKENS))
+        values[nan_cells], kind[nan_cells] = np.nan, NUMBER   # literal NaN: see below
     bad = np.flatnonzero(~np.isfinite(values) & (kind == NUMBER))
     kind[bad] = np.where(np.isnan(values[bad]), NAN, INF)
     return values, kind
@@ -251,8 +261,10 @@ def _read_fast(path, text):
     blank = ends == starts
     # commas per line; a line of spaces has none, so it fails the check below and the
     # csv module (for which it is blank) reads the file
-    n_commas = np.add.reduceat(b == 44, np.minimum(starts, len(b) - 1), dtype=np.int64)
+    commas = np.flatnonzero(b == 44)
     del b
+    n_commas = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    del commas
     rec = np.flatnonzero(~blank)
     if len(rec) < 2:
         return None
@@ -260,33 +272,59 @@ def _read_fast(path, text):
     header = next(csv.reader([text.split("\n", first + 1)[first]]))
     if len(header) < 2 or (n_commas[rec] != len(header) - 1).any():
         return None
-    try:
-        df = pd.read_csv(io.StringIO(text), header=0, names=list(range(len(header))),
-                         keep_default_na=False, na_values=_na_variants(), low_memory=False,
-                         skip_blank_lines=True)
-    except Exception:  # noqa: BLE001  any disagreement: the exact reader decides
+    columns, parsed = _pandas_columns(text, len(header), len(rec) - 1)
+    if columns is None:
         return None
-    if len(df) != len(rec) - 1:
-        return None
-    columns, parsed = [], {}
-    for j in range(len(header)):
-        col = df[j]
-        if col.dtype.kind in "fiu":
-            values = col.to_numpy(np.float64)
-            kind = np.where(np.isnan(values), MISSING, np.where(np.isinf(values), INF, NUMBER))
-            parsed[j] = (values, kind.astype(np.int8))
-            columns.append(_NumberCells(values))
-        else:
-            cells = col.to_numpy(dtype=object, na_value="")
-            if pd.api.types.infer_dtype(cells, skipna=False) != "string":   # e.g. bools
-                cells = np.array([c if isinstance(c, str) else str(c) for c in cells], object)
-            columns.append(cells)
-    del df
     header = [h.strip() or f"Unnamed: {i}" for i, h in enumerate(header)]
     _check_header(path, header, first + 1)
     table = Table(path, header, columns, rec[1:].astype(np.int64) + 1, int(first) + 1)
     table._fast, table._parsed = {}, parsed
     return table
+
+
+def _pandas_columns(text, n_cols, n_rows):
+    """pandas' C parser over the text, in chunks (a progress bar on a TTY for large
+    files) -> (columns, parsed) as Table holds them, or (None, None) if its rows do not
+    line up. Column types come from the first 10,000 rows; a column typed as numbers that
+    holds text further down makes every column text (then parsed as cells)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+    opts = dict(header=0, names=list(range(n_cols)), keep_default_na=False,
+                na_values=_na_variants(), low_memory=False, skip_blank_lines=True)
+    try:
+        probe = pd.read_csv(io.StringIO(text), nrows=10_000, **opts)
+        kinds = {j: np.float64 if probe[j].dtype.kind in "fiu" else object for j in range(n_cols)}
+        parts = []
+        for dtypes in (kinds, object):
+            try:
+                reader = pd.read_csv(io.StringIO(text), dtype=dtypes, chunksize=_CHUNK_ROWS, **opts)
+                with tqdm(total=n_rows, desc="Reading CSV", unit=" rows", unit_scale=True,
+                          disable=None if n_rows >= _PROGRESS_MIN_ROWS else True) as bar:
+                    parts = []
+                    for chunk in reader:
+                        parts.append(chunk)
+                        bar.update(len(chunk))
+                break
+            except ValueError:   # text in a column the probe took for numbers
+                parts = []
+    except Exception:  # noqa: BLE001  any disagreement: the exact reader decides
+        return None, None
+    if not parts or sum(len(p) for p in parts) != n_rows:
+        return None, None
+    columns, parsed = [], {}
+    for j in range(n_cols):
+        col = [p[j] for p in parts]
+        if all(c.dtype.kind in "fiu" for c in col):
+            values = np.concatenate([c.to_numpy(np.float64) for c in col])
+            kind = np.where(np.isnan(values), MISSING, np.where(np.isinf(values), INF, NUMBER))
+            parsed[j] = (values, kind.astype(np.int8))
+            columns.append(_NumberCells(values))
+        else:
+            cells = np.concatenate([c.to_numpy(dtype=object, na_value="") for c in col])
+            if pd.api.types.infer_dtype(cells, skipna=False) != "string":
+                cells = np.array([c if isinstance(c, str) else str(c) for c in cells], object)
+            columns.append(cells)
+    return columns, parsed
 
 
 def _check_header(path, header, header_line):

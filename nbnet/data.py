@@ -65,9 +65,10 @@ class Dataset:
 
 def _missing_target(table, t, rows=None):
     """Row indices whose target cell is empty / NA (all rows, or those in `rows`)."""
-    cells = table.columns[t]
-    idx = range(len(table)) if rows is None else rows
-    return [i for i in idx if is_missing(cells[i])]
+    codes, distinct = table.factorized(t)
+    gap = np.array([is_missing(c) for c in distinct], dtype=bool)[codes]
+    idx = np.arange(len(table)) if rows is None else np.asarray(rows)
+    return idx[gap[idx]].tolist()
 
 
 def _check_target_present(table, t):
