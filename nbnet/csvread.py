@@ -25,7 +25,7 @@ _NUMBER_START = set("0123456789+-.iInN")   # what a text float() reads can start
 NUMBER, MISSING, NAN, INF, TEXT = 0, 1, 2, 3, 4
 _PROGRESS_MIN_BYTES = 32 << 20   # a progress bar (on a TTY) for files from this size on
 _FAST_MIN_BYTES = 4 << 20        # pandas' parser for files from this size on
-_CHUNK_ROWS, _PROGRESS_MIN_ROWS = 100_000, 200_000
+_CHUNK_ROWS, _PROGRESS_MIN_ROWS, _PROBE_ROWS = 100_000, 200_000, 10_000
 
 
 class Table:
@@ -292,7 +292,7 @@ def _pandas_columns(text, n_cols, n_rows):
     opts = dict(header=0, names=list(range(n_cols)), keep_default_na=False,
                 na_values=_na_variants(), low_memory=False, skip_blank_lines=True)
     try:
-        probe = pd.read_csv(io.StringIO(text), nrows=10_000, **opts)
+        probe = pd.read_csv(io.StringIO(text), nrows=_PROBE_ROWS, **opts)
         kinds = {j: np.float64 if probe[j].dtype.kind in "fiu" else object for j in range(n_cols)}
         parts = []
         for dtypes in (kinds, object):
