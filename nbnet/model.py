@@ -27,6 +27,7 @@ from .errors import DataError
 from .kernels.threads import small_parallel
 from .layers.base import Layer, deserialize, serialize, unique_name
 from .layers.input import InputLayer
+from .layers.node import SymbolicTensor
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
 
@@ -59,6 +60,9 @@ class Sequential:
         return list(self._layers)
 
     def add(self, layer, rebuild=True):
+        if isinstance(layer, SymbolicTensor) and layer.node is not None and \
+                isinstance(layer.node.layer, InputLayer):   # nb.Input(shape)
+            layer = layer.node.layer
         if isinstance(layer, InputLayer):
             if self._layers:
                 raise ValueError("an Input must be the first thing added to a Sequential model")
@@ -196,6 +200,36 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer.build(self._n_trainable, dtype)
 
+    # ------------------------------------------------------------------ structure hooks
+    # A functional Model (nbnet.functional) overrides these five; Sequential is a chain.
+    def _runners(self):
+        """The layer objects that run, in forward order (a shared layer of a graph runs
+        once per call)."""
+        return self._layers
+
+    def _out_layer(self):
+        """The runner whose output is the model's output."""
+        return self._layers[-1]
+
+    def _fusion_pairs(self):
+        """(producer, consumer) runner pairs where the consumer is the producer's only
+        reader: candidates for batch norm + ReLU fusion."""
+        return zip(self._layers, self._layers[1:])
+
+    def _output_shapes(self):
+        """The output shape of every runner, in forward order (None batch)."""
+        shapes, shape = [], self.input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+            shapes.append(shape)
+        return shapes
+
+    def _backward(self, dy):
+        """Backward through the layers from the first trainable one (dy: dL/d output)."""
+        for layer in reversed(self._layers[self._first_trainable:]):
+            dy = layer.backward(dy)
+        return dy
+
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
         """Keras' compile. As in Keras 3, `metrics` ignore sample / class weights and
@@ -234,14 +268,14 @@ class Sequential:
     def _prepare_loss(self):
         """Pick the fused softmax/sigmoid + cross-entropy path when the model allows it,
         and build the metric objects (they depend on the output shape)."""
-        last = self._layers[-1]
+        last = self._out_layer()
         self._fused_loss, self._final_act = fused_loss_for(last, self.loss)
-        for layer in self._layers:
+        for layer in self._runners():
             if hasattr(layer, "emit_logits"):
                 layer.emit_logits = layer is last and self._fused_loss is not None
         self._active_loss = self._fused_loss or self.loss
         self._fuse_batchnorm_relu()
-        self._stochastic = [l for l in self._layers if hasattr(l, "step")]
+        self._stochastic = [l for l in self._runners() if hasattr(l, "step")]
         if self._metrics is None:
             def build(ids):
                 return [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape) for m in ids]
@@ -263,12 +297,12 @@ class Sequential:
         from .layers.activations import ActivationBase
         from .kernels.activations import RELU
         from .layers.normalization import BatchNormalization
-        for layer in self._layers:
+        for layer in self._runners():
             if isinstance(layer, BatchNormalization):
                 layer.fused_relu = False
             if isinstance(layer, ActivationBase):
                 layer.fused_into_previous = False
-        for a, b in zip(self._layers, self._layers[1:]):
+        for a, b in self._fusion_pairs():
             if (isinstance(a, BatchNormalization) and isinstance(b, ActivationBase)
                     and b._code == RELU and not b.emit_logits):
                 a.fused_relu = True
@@ -283,7 +317,7 @@ class Sequential:
     def _predict_batch(self, x):
         """Forward without training; applies the output activation the fused path skips."""
         out = self._forward(x, training=False)
-        if getattr(self._layers[-1], "emit_logits", False):
+        if getattr(self._out_layer(), "emit_logits", False):
             out = apply_output_activation(self._final_act, out)
         return out
 
@@ -296,7 +330,7 @@ class Sequential:
         for layer in self._stochastic:
             layer.step = step
         out = self._forward(xb, training=True)
-        grad = self._layers[-1].buffer("_loss_grad", out.shape)
+        grad = self._out_layer().buffer("_loss_grad", out.shape)
         loss = self._active_loss.forward_backward(grad, out, yb)
         if sample_weight is not None:
             # d/dout_n of sum_n w_n l_n / N = w_n * (row n of the unweighted mean's gradient)
@@ -306,9 +340,7 @@ class Sequential:
             share = len(xb) / global_batch
             grad *= grad.dtype.type(share)
             loss = float(self._comm.allreduce_(np.array([loss * share]))[0])
-        dy = grad
-        for layer in reversed(self._layers[self._first_trainable:]):
-            dy = layer.backward(dy)
+        self._backward(grad)
         n = self._n_trainable
         if global_batch is not None:
             self._comm.allreduce_(self._flat_g[:n])
@@ -424,7 +456,7 @@ class Sequential:
             dist.sync_model(self, comm)
             start = comm.bcast(start)
         self._comm = comm
-        for layer in self._layers:
+        for layer in self._runners():
             if hasattr(layer, "comm"):
                 layer.comm = comm
         try:
@@ -433,7 +465,7 @@ class Sequential:
                                         start, epochs, cbl, xb_buf)
         finally:
             self._comm = None
-            for layer in self._layers:
+            for layer in self._runners():
                 if hasattr(layer, "comm"):
                     layer.comm = None
         self._interrupted = False
@@ -513,9 +545,8 @@ class Sequential:
         sleeping pool, cut-off 2^20: MLP 784-512-256-10 at batch 32, 21k -> 26k
         samples/s). The batch norm, softmax cross-entropy and matrix-product kernels
         also decide this for themselves, per call. Results are bitwise the same."""
-        largest, shape = 0, self.input_shape
-        for layer in self._layers:
-            shape = layer.compute_output_shape(shape)
+        largest = 0
+        for shape in self._output_shapes():
             size = batch_size
             for d in shape[1:]:
                 size *= d or 1
@@ -543,7 +574,7 @@ class Sequential:
         self._loss_tracker.update_state(loss, sample_weight=n)
         if self._all_metrics:
             pred = out
-            if getattr(self._layers[-1], "emit_logits", False):
+            if getattr(self._out_layer(), "emit_logits", False):
                 pred = apply_output_activation(self._final_act, out)
             for m in self._metrics:
                 m.update_state(yb, pred)
@@ -580,7 +611,7 @@ class Sequential:
             xb, yb = x[s:s + batch_size], y[s:s + batch_size]
             out = self._forward(xb, training=False)
             if sw is None:
-                grad = self._layers[-1].buffer("_loss_grad", out.shape)
+                grad = self._out_layer().buffer("_loss_grad", out.shape)
                 loss = self._active_loss.forward_backward(grad, out, yb)
                 self._update_metrics(loss, out, yb)
             else:

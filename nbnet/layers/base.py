@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from .. import config, initializers
+from .node import call_symbolic, is_symbolic
 
 _REGISTRY = {}
 _NAME_COUNTS = {}
@@ -82,7 +83,13 @@ class Weight:
 
 
 class Layer:
-    """Base of every layer. Subclasses override build / forward / backward / get_config."""
+    """Base of every layer. Subclasses override build / forward / backward / get_config.
+
+    A layer with multi_input = True (the merge layers) takes a list of arrays: build
+    and compute_output_shape get a list of shapes, forward(xs, training) a list of
+    arrays, and backward(dy) returns a list of gradients, one per input. Called on
+    symbolic tensors (nb.Input), a layer records a Node instead of computing."""
+    multi_input = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -106,6 +113,7 @@ class Layer:
         self._buffers = {}
         # The model clears this on its first layer so backward can skip dL/dx.
         self.need_input_grad = True
+        self._inbound_nodes = []   # one per call on symbolic tensors
 
     # ---------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="zeros", trainable=True):
@@ -156,7 +164,10 @@ class Layer:
 
     def _maybe_build(self, input_shape):
         if not self.built:
-            input_shape = (None,) + tuple(input_shape[1:])
+            if self.multi_input:
+                input_shape = [(None,) + tuple(s[1:]) for s in input_shape]
+            else:
+                input_shape = (None,) + tuple(input_shape[1:])
             self.input_shape = input_shape
             self.build(input_shape)
             self.built = True
@@ -176,9 +187,39 @@ class Layer:
         return 0
 
     def __call__(self, x, training=False):
+        """On arrays: the output (a copy the caller owns). On symbolic tensors: the
+        symbolic output, recorded as a node of the graph."""
+        if is_symbolic(x):
+            return call_symbolic(self, x, self.multi_input)
+        if self.multi_input:
+            if not isinstance(x, (list, tuple)) or len(x) < 2:
+                raise ValueError(f"layer {self.name!r} takes a list of at least 2 inputs")
+            xs = [np.ascontiguousarray(a, dtype=self.dtype) for a in x]
+            self._maybe_build([a.shape for a in xs])
+            return np.array(self.forward(xs, training=training), copy=True)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self._maybe_build(x.shape)
         return np.array(self.forward(x, training=training), copy=True)
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's call on symbolic tensors (its only call,
+        as Keras requires)."""
+        return self._only_node("output").outputs[0]
+
+    @property
+    def input(self):
+        node = self._only_node("input")
+        return node.inputs if node.multi_input else node.inputs[0]
+
+    def _only_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"layer {self.name!r} has never been called on symbolic "
+                                 f"tensors, so it has no {what}")
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(f"layer {self.name!r} has been called {len(self._inbound_nodes)} "
+                                 f"times, so its {what} is ambiguous")
+        return self._inbound_nodes[0]
 
     # ---------------------------------------------------------------- buffers
     def buffer(self, key, shape, dtype=None):

@@ -1,5 +1,6 @@
 """Input: declares the shape of a Sequential model's input (Keras `keras.Input`)."""
 from .base import Layer
+from .node import Node, SymbolicTensor
 
 
 class InputLayer(Layer):
@@ -19,6 +20,16 @@ class InputLayer(Layer):
         self.shape = shape
         self.batch_size = batch_size
 
+    def output_tensor(self):
+        """This input's symbolic tensor (made once: the layer's only node)."""
+        if not self._inbound_nodes:
+            out = SymbolicTensor((None,) + self.shape, self.dtype, name=self.name)
+            out.node = Node(self, [], [out], False)
+            self._inbound_nodes.append(out.node)
+            self.built, self.input_shape = True, (None,) + self.shape
+            self.output_shape = self.input_shape
+        return self._inbound_nodes[0].outputs[0]
+
     def forward(self, x, training=False):
         return x
 
@@ -31,5 +42,7 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """keras.Input: the input of a Sequential model, e.g. Sequential([Input((784,)), ...])."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    """keras.Input: a symbolic tensor of shape (None, *shape), the input of a functional
+    Model (nb.Model(inputs, outputs)) or the first entry of a Sequential."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return layer.output_tensor()
