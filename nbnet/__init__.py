@@ -17,10 +17,10 @@ from . import optimizers, schedules, utils  # noqa: F401
 from .errors import DataError, ModelFileError  # noqa: F401
 from .layers.input import Input, InputLayer  # noqa: F401
 from .model import Sequential  # noqa: F401
+from .functional import Model  # noqa: F401
 from .saving import load_model  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
-from . import distributed, machine, profiler  # noqa: F401,E402
+from . import distributed, machine, models, profiler  # noqa: F401,E402
 
 _blas.install()
 
-Model = Sequential

@@ -13,6 +13,7 @@ scaled by w_n; compile's `weighted_metrics` are weighted means, sum w v / sum w,
 unweighted fast path, untouched.
 """
 import contextlib
+from time import perf_counter
 
 import numba
 import numpy as np
@@ -224,10 +225,22 @@ class Sequential:
             shapes.append(shape)
         return shapes
 
-    def _backward(self, dy):
-        """Backward through the layers from the first trainable one (dy: dL/d output)."""
-        for layer in reversed(self._layers[self._first_trainable:]):
-            dy = layer.backward(dy)
+    def _input_shapes(self):
+        """The input shape of every runner (a list of shapes for a merge layer)."""
+        return [self.input_shape] + self._output_shapes()[:-1]
+
+    def _backward_from(self):
+        """Index of the first runner whose backward runs."""
+        return self._first_trainable
+
+    def _backward(self, dy, hook=None):
+        """Backward through the layers from the first trainable one (dy: dL/d output).
+        hook(phase, runner index, t_start, t_end), when given, times each call."""
+        for i in range(len(self._layers) - 1, self._first_trainable - 1, -1):
+            t = perf_counter() if hook is not None else 0.0
+            dy = self._layers[i].backward(dy)
+            if hook is not None:
+                hook("backward", i, t, perf_counter())
         return dy
 
     # ------------------------------------------------------------------ compile
@@ -309,9 +322,12 @@ class Sequential:
                 b.fused_into_previous = True
 
     # ------------------------------------------------------------------ forward/backward
-    def _forward(self, x, training):
-        for layer in self._layers:
+    def _forward(self, x, training, hook=None):
+        for i, layer in enumerate(self._layers):
+            t = perf_counter() if hook is not None else 0.0
             x = layer.forward(x, training=training)
+            if hook is not None:
+                hook("forward", i, t, perf_counter())
         return x
 
     def _predict_batch(self, x):
@@ -321,17 +337,22 @@ class Sequential:
             out = apply_output_activation(self._final_act, out)
         return out
 
-    def _train_step(self, xb, yb, global_batch=None, sample_weight=None):
+    def _train_step(self, xb, yb, global_batch=None, sample_weight=None, hook=None):
         """One optimizer step. With global_batch (a distributed fit), xb is this rank's
         shard: its loss gradient is weighted by len(xb) / global_batch, and one
         Allreduce of the flat gradient buffer gives the gradient of the global mean.
-        sample_weight (N,), the model's dtype: the loss is sum_n w_n l_n / N."""
+        sample_weight (N,), the model's dtype: the loss is sum_n w_n l_n / N.
+        hook(phase, runner index or None, t_start, t_end), when given, times each part
+        ("forward", "backward" per runner, "loss", "update"): nbnet.profiler's view."""
         step = self.optimizer.iterations
         for layer in self._stochastic:
             layer.step = step
-        out = self._forward(xb, training=True)
+        out = self._forward(xb, training=True, hook=hook)
         grad = self._out_layer().buffer("_loss_grad", out.shape)
+        t = perf_counter() if hook is not None else 0.0
         loss = self._active_loss.forward_backward(grad, out, yb)
+        if hook is not None:
+            hook("loss", None, t, perf_counter())
         if sample_weight is not None:
             # d/dout_n of sum_n w_n l_n / N = w_n * (row n of the unweighted mean's gradient)
             loss = self._weighted_loss(out, yb, sample_weight)
@@ -340,12 +361,15 @@ class Sequential:
             share = len(xb) / global_batch
             grad *= grad.dtype.type(share)
             loss = float(self._comm.allreduce_(np.array([loss * share]))[0])
-        self._backward(grad)
+        self._backward(grad, hook)
         n = self._n_trainable
         if global_batch is not None:
             self._comm.allreduce_(self._flat_g[:n])
+        t = perf_counter() if hook is not None else 0.0
         if n:
             self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
+        if hook is not None:
+            hook("update", None, t, perf_counter())
         return loss, out
 
     def _weighted_loss(self, out, yb, wb):

@@ -56,7 +56,7 @@ def _ensure_compiled(model):
     if model.compiled:
         return
     k = model.output_shape[-1]
-    act = getattr(model.layers[-1], "final_activation", None)
+    act = getattr(model._out_layer(), "final_activation", None)
     loss = (L.SparseCategoricalCrossentropy(from_logits=act != "softmax") if k and k > 1
             else L.MeanSquaredError())
     model.compile("adam", loss)
@@ -136,67 +136,50 @@ def profile(model, x=None, y=None, batch_size=128, steps=20, threads=None, trace
 
 
 def _profile(model, xb, yb, steps, warmup, trace, n_threads):
-    layers = model.layers
-    names = [f"{l.name} ({type(l).__name__})" for l in layers]
+    runners = list(model._runners())
+    names = [f"{l.name} ({type(l).__name__})" for l in runners]
     t0 = time.perf_counter()
     model._train_step(xb, yb)  # compiles what is not cached yet
     first = time.perf_counter() - t0
     for _ in range(warmup):
         model._train_step(xb, yb)
-    fwd = [[] for _ in layers]
-    bwd = [[] for _ in layers]
+    fwd = [[] for _ in runners]
+    bwd = [[] for _ in runners]
     loss_t, opt_t, measured, events = [], [], [], []
-    start = model._first_trainable
+    start = model._backward_from()
     n_tr = model._n_trainable
     clock0 = time.perf_counter()
+    step = 0
+    parts = {"forward": fwd, "backward": bwd}
+    labels = {"loss": ("loss", loss_t), "update": ("optimizer update", opt_t)}
 
-    def event(name, cat, t_a, t_b, step):
+    def hook(phase, i, t_a, t_b):
+        """The model's own training step calls this around each part."""
+        if i is None:
+            name, times = labels[phase]
+            cat = phase
+        else:
+            name, times, cat = names[i], parts[phase][i], phase
+        times.append(t_b - t_a)
         events.append({"name": name, "cat": cat, "ph": "X", "pid": 1, "tid": 1,
-                       "ts": (t_a - clock0) * 1e6, "dur": (t_b - t_a) * 1e6, "args": {"step": step}})
+                       "ts": (t_a - clock0) * 1e6, "dur": (t_b - t_a) * 1e6,
+                       "args": {"step": step}})
 
     for step in range(steps):
-        # the un-instrumented step, for comparison
+        # the un-instrumented step, for comparison, then the same step timed part by part
         t_a = time.perf_counter()
         model._train_step(xb, yb)
         measured.append(time.perf_counter() - t_a)
-        # the same calls as Sequential._train_step, timed one by one
-        it = model.optimizer.iterations
-        for layer in model._stochastic:
-            layer.step = it
-        out = xb
-        for i, layer in enumerate(layers):
-            t_a = time.perf_counter()
-            out = layer.forward(out, training=True)
-            t_b = time.perf_counter()
-            fwd[i].append(t_b - t_a)
-            event(names[i], "forward", t_a, t_b, step)
-        grad = layers[-1].buffer("_loss_grad", out.shape)
-        t_a = time.perf_counter()
-        model._active_loss.forward_backward(grad, out, yb)
-        t_b = time.perf_counter()
-        loss_t.append(t_b - t_a)
-        event("loss", "loss", t_a, t_b, step)
-        dy = grad
-        for i in range(len(layers) - 1, start - 1, -1):
-            t_a = time.perf_counter()
-            dy = layers[i].backward(dy)
-            t_b = time.perf_counter()
-            bwd[i].append(t_b - t_a)
-            event(names[i], "backward", t_a, t_b, step)
-        t_a = time.perf_counter()
-        if n_tr:
-            model.optimizer.step(model._flat_w[:n_tr], model._flat_g[:n_tr])
-        t_b = time.perf_counter()
-        opt_t.append(t_b - t_a)
-        event("optimizer update", "update", t_a, t_b, step)
+        model._train_step(xb, yb, hook=hook)
 
     machine = peaks(n_threads)
     B = len(xb)
     item = model.dtype.itemsize
-    rows, shape = [], model.input_shape
-    for i, layer in enumerate(layers):
-        out_shape = layer.compute_output_shape(shape)
-        n_in = B * int(np.prod(shape[1:]))
+    rows = []
+    for i, (layer, shape, out_shape) in enumerate(zip(runners, model._input_shapes(),
+                                                      model._output_shapes())):
+        shapes_in = shape if isinstance(shape, list) else [shape]
+        n_in = B * sum(int(np.prod(sh[1:])) for sh in shapes_in)
         n_out = B * int(np.prod(out_shape[1:]))
         n_par = layer.count_params()
         f_fwd = B * layer.flops(shape)
@@ -215,7 +198,6 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
                      "bytes": b_fwd + b_bwd, "gflops": (f_fwd + f_bwd) / t / 1e9 if t else 0.0,
                      "gbps": (b_fwd + b_bwd) / t / 1e9 if t else 0.0, "peak_fraction": frac,
                      "bound": bound})
-        shape = out_shape
     k = int(np.prod(model.output_shape[1:]))
     t = _median(loss_t)
     nb_loss = 2 * B * k * item

@@ -140,7 +140,12 @@ def load_model(path, compile=True):
     path = os.fspath(path)
     config, arrays = read_archive(path)
     try:
-        model = Sequential.from_config(config["model"])
+        spec = config["model"]
+        if isinstance(spec, dict) and "input_layers" in spec:   # a functional Model
+            from .functional import Model
+            model = Model.from_config(spec)
+        else:
+            model = Sequential.from_config(spec)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: invalid model configuration ({e})") from None
     if not model.built:

@@ -19,8 +19,28 @@ def _shape(s):
     return "(" + ", ".join("None" if d is None else str(d) for d in s) + (",)" if len(s) == 1 else ")")
 
 
+def _graph_rows(model):
+    """A functional model: one row per layer, with Keras' "Connected to" (the tensors
+    each call reads, as layer[node][tensor])."""
+    rows = []
+    for layer in model.layers:
+        nodes = [n for n in model._nodes if n.layer is layer]
+        out = nodes[0].outputs[0].shape
+        flops = sum(layer.flops([t.shape for t in n.inputs] if n.multi_input else n.inputs[0].shape)
+                    for n in nodes if n.inputs)
+        links = [f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]"
+                 for n in nodes for t in n.inputs]
+        rows.append((f"{layer.name} ({type(layer).__name__})", _shape(out),
+                     f"{layer.count_params():,}", _fmt_flops(flops), flops,
+                     ", ".join(links) or "-"))
+    return rows
+
+
 def summary_rows(model):
-    """[(name (type), output shape, params, flops per sample)] for each layer."""
+    """[(name (type), output shape, params, flops per sample)] for each layer (and the
+    "Connected to" column for a functional model)."""
+    if hasattr(model, "_nodes"):
+        return _graph_rows(model)
     rows = []
     shape = model.input_shape
     for layer in model.layers:
@@ -37,8 +57,10 @@ def summary_rows(model):
 
 def summary_text(model):
     rows = summary_rows(model)
-    heads = ("Layer (type)", "Output Shape", "Param #", "FLOPs")
-    widths = [max([len(heads[i])] + [len(r[i]) for r in rows]) + 2 for i in range(4)]
+    graph = bool(rows) and len(rows[0]) == 6
+    heads = ("Layer (type)", "Output Shape", "Param #", "FLOPs") + (("Connected to",) if graph else ())
+    cols = [0, 1, 2, 3] + ([5] if graph else [])
+    widths = [max([len(heads[k])] + [len(r[i]) for r in rows]) + 2 for k, i in enumerate(cols)]
     widths[0] = max(widths[0], 33)
     widths[1] = max(widths[1], 24)
     widths[2] = max(widths[2], 13)
@@ -51,12 +73,14 @@ def summary_text(model):
         bar = "┃" if heavy else "│"
         parts = [f" {cells[0]:<{widths[0] - 2}} ", f" {cells[1]:<{widths[1] - 2}} ",
                  f" {cells[2]:>{widths[2] - 2}} ", f" {cells[3]:>{widths[3] - 2}} "]
+        if graph:
+            parts.append(f" {cells[-1]:<{widths[4] - 2}} ")
         return bar + bar.join(parts) + bar
 
     out = [f'Model: "{model.name}"', line("┏", "┳", "┓"), row(heads, heavy=True),
            line("┡", "╇", "┩")]
     for i, r in enumerate(rows):
-        out.append(row(r))
+        out.append(row(r[:4] + r[5:]))
         if i < len(rows) - 1:
             out.append(line("├", "┼", "┤", "─"))
     out.append(line("└", "┴", "┘", "─"))
