@@ -167,8 +167,10 @@ class Model(Sequential):
                 for inner in runner._runners():
                     if hasattr(inner, "emit_logits"):
                         inner.emit_logits = False
-            # dL/dx is not needed for a step that reads only the model's inputs
-            runner.need_input_grad = not all(t.id in input_ids for t in node.inputs)
+            # dL/dx is not needed for a step that reads only the model's inputs, unless
+            # the model's own input gradient is (a model used as a layer)
+            runner.need_input_grad = self._need_input_grad or not all(
+                t.id in input_ids for t in node.inputs)
             self._steps.append(_Step(node, runner))
 
     def _runners(self):
@@ -245,8 +247,22 @@ class Model(Sequential):
         return grads.get(input_id)
 
     # ------------------------------------------------------------------ a model as a layer
-    need_input_grad = True
     multi_input = False
+    _need_input_grad = False
+
+    @property
+    def need_input_grad(self):
+        """Whether backward returns dL/d input: False for a model trained on its own,
+        set True by the model that uses this one as a layer."""
+        return self._need_input_grad
+
+    @need_input_grad.setter
+    def need_input_grad(self, value):
+        self._need_input_grad = bool(value)
+        input_ids = {t.id for t in self._inputs}
+        for s in self._steps:
+            if all(i in input_ids for i in s.ins):
+                s.runner.need_input_grad = self._need_input_grad
 
     def forward(self, x, training=False):
         return self._forward(x, training)

@@ -7,5 +7,8 @@ from .normalization import BatchNormalization  # noqa: F401
 from .conv import Conv2D  # noqa: F401
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D,  # noqa: F401
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,  # noqa: F401
+                    Subtract, add, average, concatenate, maximum, minimum, multiply,
+                    subtract)
 
 Convolution2D = Conv2D
