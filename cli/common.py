@@ -118,9 +118,7 @@ def load_spec(path):
         raise CliError(f"{path}: a model spec is a JSON list of layer specs or an object "
                        f"with a 'layers' list")
     try:
-        if isinstance(spec, dict) and "input_layers" in spec:   # a functional model
-            return nb.Model.from_config(spec)
-        return nb.Sequential.from_config(spec)
+        return nb.models.model_from_config(spec)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise CliError(f"{path}: invalid model spec: {_one_line(e)}") from None
 

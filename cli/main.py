@@ -16,7 +16,7 @@ from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_out_path, data_kin
 from nbnet.cli.profile import profile
 from nbnet.cli.tabular import inference_data, report
 from nbnet.cli.train import train
-from nbnet.saving import atomic_write_text
+from nbnet.fileio import atomic_write_text
 
 
 # click >= 8.2 raises this for a bare `nbnet`; older versions print the help themselves.

@@ -7,7 +7,7 @@ import numpy as np
 
 import nbnet as nb
 from nbnet.csvread import Table, read_table
-from nbnet.data import (_check_target_present, _resolve_target, dropped_note,
+from nbnet.data import (check_target_present, resolve_target, dropped_note,
                         prepare_csv_for_model, table_labels)
 from nbnet.tabular import TableEncoder, format_columns
 
@@ -28,7 +28,7 @@ def _table(o, kind):
     table's target column)."""
     if kind == "csv":
         table = read_table(o.data)
-        return table, _resolve_target(o.data, table.header, o.target), (), None
+        return table, resolve_target(o.data, table.header, o.target), (), None
     if o.target is not None:
         raise click.BadParameter("--target applies to CSV files only", param_hint="--target")
     ds = nb.datasets.load(o.data, dtype="float64")
@@ -44,7 +44,7 @@ def tabular_data(o, kind):
         if len(table.header) < 2:
             raise nb.DataError(f"{o.data}: no feature columns besides the target "
                                f"{table.header[t]!r} (is the file comma-separated?)")
-        _check_target_present(table, t)
+        check_target_present(table, t)
         y, class_names, task = table_labels(table, t, o.task)
         target = table.header[t]
     else:

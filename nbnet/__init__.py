@@ -3,7 +3,7 @@
 A Keras script ports by changing its imports: `import nbnet as keras`,
 `from nbnet import layers`.
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from . import blas as _blas
 
@@ -18,7 +18,7 @@ from .errors import DataError, ModelFileError  # noqa: F401
 from .layers.input import Input, InputLayer  # noqa: F401
 from .model import Sequential  # noqa: F401
 from .functional import Model  # noqa: F401
-from .saving import load_model  # noqa: F401
+from .models import load_model  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
 from . import distributed, machine, models, profiler  # noqa: F401,E402
 

@@ -375,7 +375,7 @@ class BackupAndRestore(Callback):
                 self.model._initial_epoch = int(json.load(f)["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
-        from .saving import atomic_write_text
+        from .fileio import atomic_write_text
         os.makedirs(self.backup_dir, exist_ok=True)
         self.model.save(self._path)
         atomic_write_text(self._meta, json.dumps({"epoch": epoch + 1}))

@@ -71,14 +71,14 @@ def _missing_target(table, t, rows=None):
     return idx[gap[idx]].tolist()
 
 
-def _check_target_present(table, t):
+def check_target_present(table, t):
     bad = _missing_target(table, t)
     if bad:
         raise DataError(f"{table.path}: line {table.lines[bad[0]]}: missing target value in "
                         f"column {table.header[t]!r}")
 
 
-def _resolve_target(path, header, target):
+def resolve_target(path, header, target):
     """Column name, int index (negative allowed) or a digit string -> column index."""
     if target is None:
         return len(header) - 1
@@ -183,11 +183,11 @@ def load_csv(path, target=None, task=None, missing="error", dtype=None, *, categ
     dt = standardize_dtype(dtype)
     path = os.fspath(path)
     table = read_table(path)
-    t = _resolve_target(path, table.header, target)
+    t = resolve_target(path, table.header, target)
     if len(table.header) < 2:
         raise DataError(f"{path}: no feature columns besides the target {table.header[t]!r} "
                         f"(is the file comma-separated?)")
-    _check_target_present(table, t)
+    check_target_present(table, t)
     enc = TableEncoder(missing, max_categories or MAX_CATEGORIES, standardize, drop_constant,
                        categorical, numeric, ignore).fit(table, t)
     x, keep, notes = enc.transform(table)

@@ -113,37 +113,3 @@ def sync_model(model, comm):
         state = {k: comm.bcast_(np.array(v)) for k, v in state.items()}  # 0-d stays 0-d
         model.optimizer.set_state(state)
     model._shuffle_seed = comm.bcast(model._shuffle_seed)
-
-
-# ------------------------------------------------------------------ batch norm
-def bn_forward_train(comm, y2, mean, inv_std, x2, gamma, beta, eps, relu):
-    """Batch statistics over the rows of all ranks (float64, two passes around the
-    global mean), then normalise the local rows: y = gamma * (x - mean) * inv_std + beta
-    (max(., 0) if relu)."""
-    from .kernels import norm as K
-    c = x2.shape[1]
-    buf = np.empty(c + 1)
-    K.bn_local_sums(buf[:c], x2, np.zeros(c), False)
-    buf[c] = x2.shape[0]
-    comm.allreduce_(buf)
-    n = buf[c]
-    mean[...] = buf[:c] / n
-    sq = np.empty(c)
-    K.bn_local_sums(sq, x2, mean, True)
-    var = comm.allreduce_(sq) / n
-    inv_std[...] = 1.0 / np.sqrt(var + eps)
-    K.bn_normalize(y2, x2, mean, inv_std, gamma, beta, relu)
-    return n
-
-
-def bn_backward_train(comm, n, dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma, beta, relu):
-    """dx of the global-batch formula for the local rows; dgamma / dbeta are the LOCAL
-    sums (the gradient Allreduce adds them up)."""
-    from .kernels import norm as K
-    c = x2.shape[1]
-    local = np.empty(2 * c)
-    K.bn_local_grad_sums(local, dy2, x2, mean, inv_std, gamma, beta, relu)
-    dbeta[...] = local[:c]
-    dgamma[...] = local[c:]
-    tot = comm.allreduce_(local.copy())
-    K.bn_grad_input(dx2, dy2, x2, mean, inv_std, gamma, beta, relu, tot, float(n))

@@ -76,7 +76,7 @@ def peaks(threads=None, refresh=False):
     cache[key] = result
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        from .saving import atomic_write_text
+        from .fileio import atomic_write_text
         atomic_write_text(path, json.dumps(cache, indent=1))
     except OSError:
         pass

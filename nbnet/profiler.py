@@ -97,7 +97,7 @@ class Profile:
         text = json.dumps({"traceEvents": self.events, "displayTimeUnit": "ms",
                            "otherData": {"batch_size": self.batch_size, "threads": self.threads}})
         if path is not None:
-            from .saving import atomic_write_text
+            from .fileio import atomic_write_text
             atomic_write_text(path, text)
         return text
 

@@ -14,40 +14,16 @@ the file.
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from ._version import __version__
 from .errors import ModelFileError
+from .fileio import atomic_write, atomic_write_text  # noqa: F401  (also used from here)
 
 FORMAT = "nbnet.model"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path, write):
-    """Call write(fileobj) on a temp file next to `path`, then rename it over `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nbnet-", suffix=".tmp", dir=folder)
-    try:
-        # mkstemp makes the file 0600; give it the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _npy_bytes(arr):
@@ -121,7 +97,6 @@ def _load_weights_into(model, arrays, path):
 
 
 def save_model(model, path, extra=None):
-    from . import __version__
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "nbnet_version": __version__,
               "model": model.get_config(), "compile": model._compile_config(),
               "training": model._training_state(),
@@ -133,19 +108,14 @@ def save_model(model, path, extra=None):
     write_archive(path, config, arrays)
 
 
-def load_model(path, compile=True):
-    """Rebuild a Sequential from a model file: architecture, weights, compile settings
-    and optimizer state. Never runs code from the file."""
-    from .model import Sequential
+def read_model(path, from_config, compile=True):
+    """Rebuild a model from a model file: architecture (from_config(spec) makes the
+    model; nbnet.models.load_model gives the one for Sequential and functional models),
+    weights, compile settings and optimizer state. Never runs code from the file."""
     path = os.fspath(path)
     config, arrays = read_archive(path)
     try:
-        spec = config["model"]
-        if isinstance(spec, dict) and "input_layers" in spec:   # a functional Model
-            from .functional import Model
-            model = Model.from_config(spec)
-        else:
-            model = Sequential.from_config(spec)
+        model = from_config(config["model"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: invalid model configuration ({e})") from None
     if not model.built:
@@ -183,7 +153,6 @@ def restore_training_state(model, path):
 
 
 def save_weights(model, path):
-    from . import __version__
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "nbnet_version": __version__,
               "weights_only": True, "weight_names": [w.path for w in model.weights]}
     write_archive(path, config, _weight_arrays(model))

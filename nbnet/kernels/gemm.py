@@ -220,8 +220,8 @@ def gemm(C, A, B, ta, tb, beta, fns, ilp64, cores, S):
 def _find_cblas():
     """(addresses, ilp64) of numpy's OpenBLAS cblas_sgemm, cblas_dgemm,
     openblas_set_num_threads and openblas_get_num_threads, or None."""
-    from .. import blas
-    lib = blas.numpy_openblas_library()
+    from .openblas import numpy_openblas_library
+    lib = numpy_openblas_library()
     if lib is None:
         return None
     for pre, suf, ilp64 in (("scipy_", "64_", True), ("", "64_", True), ("scipy_", "", False), ("", "", False)):

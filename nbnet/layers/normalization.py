@@ -92,8 +92,7 @@ class BatchNormalization(Layer):
         relu = bool(self.fused_relu)
         self._train_mode = bool(training) and self.trainable
         if self._train_mode and self.comm is not None:
-            from .. import distributed
-            self._n_global = distributed.bn_forward_train(self.comm, y2, mean, inv_std, x2, gamma,
+            self._n_global = _bn_forward_global(self.comm, y2, mean, inv_std, x2, gamma,
                                                           beta, self.epsilon, relu)
         elif self._train_mode:
             if m < 2:
@@ -127,8 +126,7 @@ class BatchNormalization(Layer):
             dgamma = self.gamma.grad if self.scale else self.buffer("dgamma", (c,))
             dbeta = self.beta.grad if self.center else self.buffer("dbeta", (c,))
             if self.comm is not None:
-                from .. import distributed
-                distributed.bn_backward_train(self.comm, self._n_global, dx2, dgamma, dbeta, dy2,
+                _bn_backward_global(self.comm, self._n_global, dx2, dgamma, dbeta, dy2,
                                               x2, mean, inv_std, gamma, beta, relu)
             else:
                 K.batchnorm_backward_tall(dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma,
@@ -160,3 +158,37 @@ class BatchNormalization(Layer):
                    **{k: v if isinstance(v, dict) else initializers.serialize(v)
                       for k, v in self._inits.items()})
         return cfg
+
+
+# ------------------------------------------------------------------ over all ranks
+# A distributed fit passes the communicator (nbnet.distributed); these need only its
+# allreduce_, so the layer does not depend on the distributed module.
+def _bn_forward_global(comm, y2, mean, inv_std, x2, gamma, beta, eps, relu):
+    """Batch statistics over the rows of all ranks (float64, two passes around the
+    global mean), then normalise the local rows: y = gamma * (x - mean) * inv_std + beta
+    (max(., 0) if relu)."""
+    c = x2.shape[1]
+    buf = np.empty(c + 1)
+    K.bn_local_sums(buf[:c], x2, np.zeros(c), False)
+    buf[c] = x2.shape[0]
+    comm.allreduce_(buf)
+    n = buf[c]
+    mean[...] = buf[:c] / n
+    sq = np.empty(c)
+    K.bn_local_sums(sq, x2, mean, True)
+    var = comm.allreduce_(sq) / n
+    inv_std[...] = 1.0 / np.sqrt(var + eps)
+    K.bn_normalize(y2, x2, mean, inv_std, gamma, beta, relu)
+    return n
+
+
+def _bn_backward_global(comm, n, dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma, beta, relu):
+    """dx of the global-batch formula for the local rows; dgamma / dbeta are the LOCAL
+    sums (the gradient Allreduce adds them up)."""
+    c = x2.shape[1]
+    local = np.empty(2 * c)
+    K.bn_local_grad_sums(local, dy2, x2, mean, inv_std, gamma, beta, relu)
+    dbeta[...] = local[:c]
+    dgamma[...] = local[c:]
+    tot = comm.allreduce_(local.copy())
+    K.bn_grad_input(dx2, dy2, x2, mean, inv_std, gamma, beta, relu, tot, float(n))
