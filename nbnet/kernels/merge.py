@@ -151,14 +151,23 @@ def extreme_backward(dxs, dy, idx):
 def copy_cols(dst, d0, src, s0, w):
     """dst: (R, Wd), src: (R, Ws). dst[r, d0:d0+w] = src[r, s0:s0+w] for every row r.
     Concatenate forward (dst the output, s0 = 0) and backward (src = dy, d0 = 0), on
-    arrays viewed as (outer, axis * inner)."""
+    arrays viewed as (outer, axis * inner). Tasks of about _CHUNK elements: blocks of
+    short rows, or pieces of long ones."""
     R = dst.shape[0]
     old = _few_threads(2 * R * w)
-    nc = (w + _CHUNK - 1) // _CHUNK  # column chunks per row: long rows split too
-    for t in prange(R * nc):
-        r, c = t // nc, t % nc
-        lo, hi = c * _CHUNK, min(w, (c + 1) * _CHUNK)
-        d_, s_ = dst[r, d0 + lo:d0 + hi], src[r, s0 + lo:s0 + hi]
-        for i in range(hi - lo):
-            d_[i] = s_[i]
+    if w <= _CHUNK:
+        rb = _CHUNK // max(w, 1)  # rows per task
+        for t in prange((R + rb - 1) // rb):
+            for r in range(t * rb, min(R, (t + 1) * rb)):
+                d_, s_ = dst[r, d0:d0 + w], src[r, s0:s0 + w]
+                for i in range(w):
+                    d_[i] = s_[i]
+    else:
+        nc = (w + _CHUNK - 1) // _CHUNK  # pieces per row
+        for t in prange(R * nc):
+            r, c = t // nc, t % nc
+            lo, hi = c * _CHUNK, min(w, (c + 1) * _CHUNK)
+            d_, s_ = dst[r, d0 + lo:d0 + hi], src[r, s0 + lo:s0 + hi]
+            for i in range(hi - lo):
+                d_[i] = s_[i]
     _restore_threads(old)

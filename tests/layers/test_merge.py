@@ -26,12 +26,16 @@ def _xs(n, shape, seed=0, dtype=np.float64):
 
 
 def _away_from_ties(xs, gap=0.1):
-    """Shift the inputs so that no two are within `gap` anywhere: input k gets k * 4 * gap
-    added where it would come close to another (finite differences of max / min)."""
+    """The inputs moved apart so that no two are within `gap` of each other anywhere
+    (finite differences of Maximum / Minimum must not cross a tie)."""
     xs = [x.copy() for x in xs]
     for k in range(1, len(xs)):
-        for j in range(k):
-            close = np.abs(xs[k] - xs[j]) < gap
+        while True:
+            close = np.zeros(xs[k].shape, bool)
+            for j in range(k):
+                close |= np.abs(xs[k] - xs[j]) < gap
+            if not close.any():
+                break
             xs[k][close] += 3 * gap
     return xs
 
