@@ -285,3 +285,24 @@ def test_residual_block_matches_pytorch_at_float64(float64):
     for bn, tbn in ((b1, block.b1), (b2, block.b2)):
         np.testing.assert_allclose(bn.weights[0].grad, tbn.weight.grad.numpy(), rtol=1e-9, atol=1e-11)
         np.testing.assert_allclose(bn.weights[1].grad, tbn.bias.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_profile_and_cli_summary_of_a_functional_model(tmp_path):
+    """The profiler times the model's own step, one row per layer call (a shared layer
+    twice); `nbnet summary` prints the graph's "Connected to"."""
+    from click.testing import CliRunner
+    from nbnet.cli.main import main
+    inp = keras.Input(shape=(12,), name="x")
+    shared = layers.Dense(12, activation="relu", name="shared")
+    out = layers.Dense(4, name="head")(layers.add([shared(shared(inp)), inp], name="sum"))
+    model = keras.Model(inp, out)
+    prof = keras.profiler.profile(model, batch_size=16, steps=3, warmup=1)
+    names = [r["name"] for r in prof.rows]
+    assert names == ["shared (Dense)", "shared (Dense)", "sum (Add)", "head (Dense)", "loss",
+                     "optimizer update"]
+    assert all(r["forward_s"] > 0 for r in prof.rows[:4])
+    model.compile("adam", "mse")
+    model.save(tmp_path / "g.nbnet")
+    run = CliRunner().invoke(main, ["summary", str(tmp_path / "g.nbnet")])
+    assert run.exit_code == 0, run.output
+    assert "Connected to" in run.output and "shared[1][0], x[0][0]" in run.output
