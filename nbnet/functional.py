@@ -117,14 +117,6 @@ class Model(Sequential):
         for layer in self._layers:
             layer.trainable = value
 
-    def get_layer(self, name=None, index=None):
-        if index is not None:
-            return self._all_layers[index]
-        for layer in self._all_layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._all_layers]}")
-
     def add(self, layer, rebuild=True):
         raise TypeError("a functional Model has no add(); build the graph with layer calls")
 

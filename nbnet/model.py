@@ -92,12 +92,14 @@ class Sequential:
         return layer
 
     def get_layer(self, name=None, index=None):
+        """By name, or by index into model.layers (Keras)."""
+        layers = self.layers
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._layers]}")
+        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in layers]}")
 
     def build(self, input_shape=None):
         if input_shape is None:

@@ -437,7 +437,7 @@ def _encoding(c, enc):
 
 
 def _fit_notes(c):
-    if c["role"] == "numeric" and c["missing"] and "fill" in c and not c.get("dropped"):
+    if c["role"] == "numeric" and c["missing"] and "fill" in c:
         return [f"{c['name']}: {c['missing']} missing value(s) filled with {c['fill']:.6g}"
                 + (f", indicator column '{c['name']} {MISSING_LEVEL}'" if c["indicator"] else "")]
     if c["role"] == "categorical" and c["missing_level"]:
