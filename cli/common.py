@@ -123,6 +123,17 @@ def load_spec(path):
         raise CliError(f"{path}: invalid model spec: {_one_line(e)}") from None
 
 
+def one_input_one_output(model, path, command):
+    """nbnet train / evaluate / predict read one table or image folder: a model with
+    several inputs or outputs is for Python scripts."""
+    ins, outs = getattr(model, "inputs", [None]), getattr(model, "outputs", [None])
+    if len(ins) > 1 or len(outs) > 1:
+        raise CliError(f"{path}: nbnet {command} takes models with one input and one output; "
+                       f"this one has {len(ins)} inputs {model.input_names} and {len(outs)} "
+                       f"outputs {model.output_names} (train and use it from Python)")
+    return model
+
+
 def load_model_or_spec(path):
     """`nbnet summary` accepts a model file or a JSON spec."""
     if path.lower().endswith(".json"):

@@ -12,7 +12,7 @@ import numpy as np
 
 import nbnet as nb
 from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_out_path, data_kind,
-                              load_model_or_spec)
+                              load_model_or_spec, one_input_one_output)
 from nbnet.cli.profile import profile
 from nbnet.cli.tabular import inference_data, report
 from nbnet.cli.train import train
@@ -78,7 +78,7 @@ def evaluate(model_path, data, batch_size, threads):
     an image folder, or a bundled data set name)."""
     if threads:
         nb.set_num_threads(threads)
-    model = nb.load_model(model_path)
+    model = one_input_one_output(nb.load_model(model_path), model_path, "evaluate")
     x, y, class_names, _ = _inference_data(model, data, need_y=True)
     logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     click.echo(f"{data}: {len(x)} samples - " +
@@ -101,7 +101,7 @@ def predict(model_path, data, out, batch_size, threads):
     value) followed, for classifiers, by one probability column per class."""
     if threads:
         nb.set_num_threads(threads)
-    model = nb.load_model(model_path)
+    model = one_input_one_output(nb.load_model(model_path), model_path, "predict")
     x, _, class_names, files = _inference_data(model, data, need_y=False)
     outputs = model.predict(x, batch_size=batch_size)
     outputs = outputs.reshape(len(outputs), -1)

@@ -10,7 +10,7 @@ import numpy as np
 
 import nbnet as nb
 from nbnet.cli.common import (CliError, check_loss, check_optimizer, check_out_path,
-                              class_counts, data_kind, load_spec, parse_hidden,
+                              class_counts, data_kind, load_spec, one_input_one_output, parse_hidden,
                               parse_image_size)
 from nbnet.cli.models import build_default_model, choose_loss, fold_target_scale, output_spec
 from nbnet.cli.tabular import parse_columns, report, tabular_data
@@ -238,7 +238,7 @@ def train(**opts):
 def _make_model(o, kind, task, class_names, loss, input_shape):
     """The --model spec or the default MLP / CNN, compiled with --optimizer and --lr."""
     if o.spec:
-        model = load_spec(o.spec)
+        model = one_input_one_output(load_spec(o.spec), o.spec, "train")
         try:
             model.build((None,) + tuple(input_shape))
         except (ValueError, TypeError) as e:

@@ -17,8 +17,10 @@ import numpy as np
 
 from .layers.base import Layer, Weight, deserialize, serialize, unique_name
 from .layers.input import InputLayer
-from .layers.node import SymbolicTensor, call_symbolic
-from .model import Sequential
+from .errors import DataError
+from .layers.node import SymbolicTensor, call_symbolic, is_symbolic
+from .model import Sequential, by_position_or_name
+from .training import check_x
 
 
 class _Step:
@@ -42,21 +44,36 @@ def _as_list(x, what):
 
 
 class Model(Sequential):
-    """nb.Model(inputs, outputs, name=None): a graph of layers from one nb.Input to one
-    output tensor (several inputs or outputs: not yet). Called with no arguments, as
-    keras.Model(), it is an empty Sequential-like container, which is not supported."""
+    """nb.Model(inputs, outputs, name=None): a graph of layers from nb.Input tensors to
+    output tensors. With several inputs, x is a list in the order of `inputs` or a dict
+    by input name; with several outputs, y is a list or a dict by output name (the
+    output layers' names, `output_names`), predict returns a list, and compile takes a
+    loss, loss weight and metrics per output."""
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
         if inputs is None or outputs is None:
             raise TypeError("nb.Model needs inputs and outputs: nb.Model(inputs, outputs); "
                             "for a stack of layers use nb.Sequential([...])")
         ins, outs = _as_list(inputs, "inputs"), _as_list(outputs, "outputs")
-        if len(ins) != 1 or len(outs) != 1:
-            raise NotImplementedError(f"nb.Model takes one input and one output tensor for now, "
-                                      f"got {len(ins)} inputs and {len(outs)} outputs")
+        for t in ins:
+            if t.node is None or not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model inputs must come from nb.Input, got {t}")
+        if len({t.id for t in ins}) != len(ins):
+            raise ValueError("the same input tensor is given twice in Model inputs")
+        if {t.id for t in outs} & {t.id for t in ins}:
+            raise NotImplementedError("a model output that is also one of its inputs is not "
+                                      "supported; pass it through a layer")
         super().__init__(name=name or unique_name("functional"))
         self._trainable = bool(trainable)
         self._inputs, self._outputs = ins, outs
+        self._multi_in, self._multi_out = len(ins) > 1, len(outs) > 1
+        self.multi_input = self._multi_in   # as a layer: takes a list of tensors
+        self._input_names = [t.node.layer.name for t in ins]
+        names = [t.node.layer.name for t in outs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"the model's outputs need distinct layers to be named by; "
+                             f"output layers: {names}")
+        self._out_names = names
         self._nodes = _topological_nodes(ins, outs)
         self._input_layer = ins[0].node.layer
         layers, seen = [], set()
@@ -101,11 +118,24 @@ class Model(Sequential):
 
     @property
     def input(self):
-        return self._inputs[0]
+        return self._inputs if self._multi_in else self._inputs[0]
 
     @property
     def output(self):
-        return self._outputs[0]
+        return self._outputs if self._multi_out else self._outputs[0]
+
+    @property
+    def input_names(self):
+        return list(self._input_names)
+
+    @property
+    def output_names(self):
+        return list(self._out_names)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._inputs]
+        return shapes if self._multi_in else shapes[0]
 
     @property
     def trainable(self):
@@ -125,13 +155,29 @@ class Model(Sequential):
 
     def build(self, input_shape=None):
         """Built at construction, from the input tensors: only checks input_shape."""
-        if input_shape is not None and tuple(input_shape[1:]) != tuple(self.input_shape[1:]):
-            raise ValueError(f"model {self.name!r} takes inputs of shape {self.input_shape}, "
-                             f"got {tuple(input_shape)}")
+        if input_shape is not None:
+            self._maybe_build(input_shape)
 
     @property
     def output_shape(self):
-        return self._outputs[0].shape
+        shapes = [t.shape for t in self._outputs]
+        return shapes if self._multi_out else shapes[0]
+
+    def _prepare_x(self, x, what):
+        """x as the model takes it: an array (one input; a dict {input name: array} is
+        accepted too) or a list of arrays in input order (from a list or a dict)."""
+        names = self._input_names
+        if not self._multi_in:
+            if isinstance(x, dict):
+                x = by_position_or_name(x, names, what, "x", "input")[0]
+            return check_x(x, self.input_shape, self.dtype, what)
+        xs = by_position_or_name(x, names, what, "x", "input")
+        xs = [check_x(a, t.shape, self.dtype, f"{what} (input {n!r})")
+              for a, t, n in zip(xs, self._inputs, names)]
+        lengths = {n: len(a) for n, a in zip(names, xs)}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"{what}: the inputs have different numbers of samples {lengths}")
+        return xs
 
     # ------------------------------------------------------------------ the runners
     def _ensure_packed(self):
@@ -171,6 +217,19 @@ class Model(Sequential):
     def _out_layer(self):
         return self._steps[-1].runner
 
+    def _output_names(self):
+        return list(self._out_names)
+
+    def _output_runners(self):
+        by_out = {s.out: s.runner for s in self._steps}
+        return [by_out[t.id] for t in self._outputs]
+
+    def _output_tensor_shapes(self):
+        return [t.shape for t in self._outputs]
+
+    def _sole_use(self, k):
+        return self._consumers[self._outputs[k].id] == 1
+
     def _fusion_pairs(self):
         """A step and the single step reading its output, when nothing else reads it."""
         by_input = {}
@@ -194,20 +253,26 @@ class Model(Sequential):
 
     # ------------------------------------------------------------------ forward / backward
     def _forward(self, x, training, hook=None):
-        values = {self._inputs[0].id: x}
+        """x: an array, or a list of arrays (several inputs) -> the output, or a list of
+        outputs (several outputs)."""
+        values = dict(zip((t.id for t in self._inputs), x if self._multi_in else [x]))
         for k, s in enumerate(self._steps):
             xs = [values[i] for i in s.ins]
             t = perf_counter() if hook is not None else 0.0
             values[s.out] = s.runner.forward(xs if s.multi else xs[0], training=training)
             if hook is not None:
                 hook("forward", k, t, perf_counter())
-        return values[self._outputs[0].id]
+        outs = [values[t.id] for t in self._outputs]
+        return outs if self._multi_out else outs[0]
 
     def _backward(self, dy, hook=None):
-        """dy: dL/d output -> dL/d input (or None); the weights' gradients are written
+        """dy: dL/d output (a list, one per output, for several) -> dL/d input (a list
+        for several inputs; None where not needed); the weights' gradients are written
         (overwritten, as every layer's backward does)."""
-        grads = {self._outputs[0].id: dy}
-        input_id = self._inputs[0].id
+        grads = {}
+        for t, g in zip(self._outputs, dy if self._multi_out else [dy]):
+            grads[t.id] = g
+        input_ids = {t.id for t in self._inputs}
         for k in range(len(self._steps) - 1, -1, -1):
             s = self._steps[k]
             g = grads.pop(s.out, None)
@@ -220,7 +285,7 @@ class Model(Sequential):
             if not s.multi:
                 dxs = [dxs]
             for i, dx in zip(s.ins, dxs):
-                if dx is None or (i == input_id and not self.need_input_grad):
+                if dx is None or (i in input_ids and not self.need_input_grad):
                     continue
                 if i not in grads:
                     if self._consumers[i] == 1:
@@ -236,7 +301,8 @@ class Model(Sequential):
                 for w, ws in zip(layer._weights, sh._weights):
                     if w.grad is not None and ws.grad is not None:
                         w.grad += ws.grad
-        return grads.get(input_id)
+        dxs = [grads.get(t.id) for t in self._inputs]
+        return dxs if self._multi_in else dxs[0]
 
     # ------------------------------------------------------------------ a model as a layer
     multi_input = False
@@ -266,9 +332,11 @@ class Model(Sequential):
         return self.output_shape
 
     def _maybe_build(self, input_shape):
-        if tuple(input_shape[1:]) != tuple(self.input_shape[1:]):
+        given = input_shape if self._multi_in else [input_shape]
+        want = [t.shape for t in self._inputs]
+        if len(given) != len(want) or any(tuple(g[1:]) != tuple(w[1:]) for g, w in zip(given, want)):
             raise ValueError(f"model {self.name!r} takes inputs of shape {self.input_shape}, "
-                             f"got {tuple(input_shape)}")
+                             f"got {input_shape}")
 
     def flops(self, input_shape):
         return sum(s.runner.flops(s.node.inputs[0].shape if not s.multi else
@@ -278,10 +346,13 @@ class Model(Sequential):
         return self._steps[-1].runner.buffer(("model", key), shape, dtype)
 
     def __call__(self, x, training=False):
-        if isinstance(x, SymbolicTensor):
+        if is_symbolic(x):
+            if self._multi_out:
+                raise NotImplementedError(f"model {self.name!r} has several outputs; using it as "
+                                          f"a layer of another model is not supported yet")
             if not hasattr(self, "_inbound_nodes"):
                 self._inbound_nodes = []
-            return call_symbolic(self, x, False)
+            return call_symbolic(self, x, self._multi_in)
         return super().__call__(x, training=training)
 
     # ------------------------------------------------------------------ config

@@ -34,6 +34,9 @@ from .training import (apply_output_activation, check_x, check_y, fused_loss_for
 
 
 class Sequential:
+    _multi_out = False   # a functional Model with several outputs sets these True
+    _multi_in = False
+
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
         self._layers = []
@@ -52,6 +55,7 @@ class Sequential:
         self._interrupted = False
         self._samples_seen = 0
         self._comm = None
+        self._heads = None
         for layer in layers or []:
             self.add(layer)
 
@@ -214,6 +218,22 @@ class Sequential:
         """The runner whose output is the model's output."""
         return self._layers[-1]
 
+    def _output_names(self):
+        """One name per output (Keras' output_names: the output layers' names)."""
+        return [self._layers[-1].name] if self._layers else ["output"]
+
+    def _output_runners(self):
+        """The runner producing each output."""
+        return [self._layers[-1]]
+
+    def _output_tensor_shapes(self):
+        return [self.output_shape]
+
+    def _sole_use(self, k):
+        """Whether output k is read by nothing but the loss (so its layer may hand the
+        loss its logits)."""
+        return True
+
     def _fusion_pairs(self):
         """(producer, consumer) runner pairs where the consumer is the producer's only
         reader: candidates for batch norm + ReLU fusion."""
@@ -246,19 +266,33 @@ class Sequential:
         return dy
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, **kwargs):
         """Keras' compile. As in Keras 3, `metrics` ignore sample / class weights and
-        `weighted_metrics` use them (logged as "weighted_<name>" where <name> is taken)."""
+        `weighted_metrics` use them (logged as "weighted_<name>" where <name> is taken).
+        A model with several outputs takes `loss`, `loss_weights`, `metrics` and
+        `weighted_metrics` per output, as a list in output order or a dict by output
+        name (one loss alone applies to every output); the loss trained is
+        sum_k loss_weights[k] * loss_k."""
         if kwargs:
             unsupported = ", ".join(sorted(kwargs))
             raise TypeError(f"compile() got unsupported argument(s): {unsupported}")
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        names = self._output_names()
+        losses = per_output(loss, names, "loss")
+        missing = [n for n, l in zip(names, losses) if l is None]
+        if missing:
+            raise ValueError(f"compile(): no loss for output(s) {missing}; give one loss per "
+                             f"output {names}")
         self.optimizer = optimizers_mod.get(optimizer)
-        self.loss = losses_mod.get(loss)
-        self._metric_ids = list(metrics or [])
-        self._weighted_metric_ids = list(weighted_metrics or [])
-        self._metrics = self._weighted_metrics = None
+        self._losses = [losses_mod.get(l) for l in losses]
+        self.loss = self._losses[0] if len(names) == 1 else list(self._losses)
+        weights = per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
+        self._loss_weights = [_check_loss_weight(w, n) for w, n in zip(weights, names)]
+        self._metric_ids = per_output_metrics(metrics, names, "metrics")
+        self._weighted_metric_ids = per_output_metrics(weighted_metrics, names, "weighted_metrics")
+        self._heads = None
         self.compiled = True
         self._packed = False
         if self.built:
@@ -270,10 +304,16 @@ class Sequential:
         def names(metric_ids):
             ids = [m if isinstance(m, str) else getattr(m, "name", None) for m in metric_ids]
             return [m for m in ids if m]
+        multi = len(self._losses) > 1
+        def per(items):
+            return items if multi else items[0]
         cfg = {"optimizer": optimizers_mod.serialize(self.optimizer),
-               "loss": losses_mod.serialize(self.loss), "metrics": names(self._metric_ids)}
-        if self._weighted_metric_ids:
-            cfg["weighted_metrics"] = names(self._weighted_metric_ids)
+               "loss": per([losses_mod.serialize(l) for l in self._losses]),
+               "metrics": per([names(ids) for ids in self._metric_ids])}
+        if any(self._weighted_metric_ids):
+            cfg["weighted_metrics"] = per([names(ids) for ids in self._weighted_metric_ids])
+        if any(w != 1.0 for w in self._loss_weights):
+            cfg["loss_weights"] = per(list(self._loss_weights))
         return cfg
 
     def _check_compiled(self, what):
@@ -281,28 +321,36 @@ class Sequential:
             raise RuntimeError(f"call model.compile(optimizer, loss) before model.{what}()")
 
     def _prepare_loss(self):
-        """Pick the fused softmax/sigmoid + cross-entropy path when the model allows it,
-        and build the metric objects (they depend on the output shape)."""
-        last = self._out_layer()
-        self._fused_loss, self._final_act = fused_loss_for(last, self.loss)
+        """One head per output: its loss, and the fused softmax/sigmoid + cross-entropy
+        path when the output's layer allows it (and nothing else reads that output);
+        build the metric objects (they depend on the output shape)."""
+        runners, shapes = self._output_runners(), self._output_tensor_shapes()
+        fused = [fused_loss_for(r, l) if self._sole_use(k) else (None, None)
+                 for k, (r, l) in enumerate(zip(runners, self._losses))]
+        emitting = [r for r, (f, _) in zip(runners, fused) if f is not None]
         for layer in self._runners():
             if hasattr(layer, "emit_logits"):
-                layer.emit_logits = layer is last and self._fused_loss is not None
-        self._active_loss = self._fused_loss or self.loss
+                layer.emit_logits = any(layer is r for r in emitting)
+        self._emit = [(f is not None, act) for f, act in fused]
         self._fuse_batchnorm_relu()
         self._stochastic = [l for l in self._runners() if hasattr(l, "step")]
-        if self._metrics is None:
-            def build(ids):
-                return [metrics_mod.get(m, loss=self.loss, output_shape=self.output_shape) for m in ids]
-            self._metrics = build(self._metric_ids)
-            self._weighted_metrics = build(self._weighted_metric_ids)
-            self._all_metrics = self._metrics + self._weighted_metrics
+        if self._heads is None:
+            def build(ids, k):
+                return [metrics_mod.get(m, loss=self._losses[k], output_shape=shapes[k]) for m in ids]
+            self._heads = [
+                _Head(k, name, runners[k], self._losses[k], self._loss_weights[k],
+                      build(self._metric_ids[k], k), build(self._weighted_metric_ids[k], k))
+                for k, name in enumerate(self._output_names())]
+            self._all_metrics = [m for h in self._heads for m in h.metrics + h.weighted]
+        for h, (f, act) in zip(self._heads, fused):
+            h.runner, h.active, h.fused, h.final_act = runners[h.index], f or h.loss, f is not None, act
         self._loss_tracker = metrics_mod.Mean(name="loss")
 
     def _prepare_inference(self):
         if self.compiled:
             self._prepare_loss()
         else:  # no loss to fuse with, but BatchNormalization + ReLU still fuse
+            self._emit = [(False, None)] * len(self._output_names())
             self._fuse_batchnorm_relu()
 
     def _fuse_batchnorm_relu(self):
@@ -335,9 +383,9 @@ class Sequential:
     def _predict_batch(self, x):
         """Forward without training; applies the output activation the fused path skips."""
         out = self._forward(x, training=False)
-        if getattr(self._out_layer(), "emit_logits", False):
-            out = apply_output_activation(self._final_act, out)
-        return out
+        outs = [apply_output_activation(act, o) if emits else o
+                for o, (emits, act) in zip(out if self._multi_out else [out], self._emit)]
+        return outs if self._multi_out else outs[0]
 
     def _train_step(self, xb, yb, global_batch=None, sample_weight=None, hook=None):
         """One optimizer step. With global_batch (a distributed fit), xb is this rank's
@@ -350,20 +398,20 @@ class Sequential:
         for layer in self._stochastic:
             layer.step = step
         out = self._forward(xb, training=True, hook=hook)
-        grad = self._out_layer().buffer("_loss_grad", out.shape)
         t = perf_counter() if hook is not None else 0.0
-        loss = self._active_loss.forward_backward(grad, out, yb)
+        loss, grads = self._loss_and_grads(out, yb, sample_weight, True)
         if hook is not None:
             hook("loss", None, t, perf_counter())
-        if sample_weight is not None:
-            # d/dout_n of sum_n w_n l_n / N = w_n * (row n of the unweighted mean's gradient)
-            loss = self._weighted_loss(out, yb, sample_weight)
-            grad *= sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1))
         if global_batch is not None:
-            share = len(xb) / global_batch
-            grad *= grad.dtype.type(share)
-            loss = float(self._comm.allreduce_(np.array([loss * share]))[0])
-        self._backward(grad, hook)
+            share = _nrows(xb) / global_batch
+            for grad in grads:
+                grad *= grad.dtype.type(share)
+            parts = [loss] + ([h.last for h in self._heads] if self._multi_out else [])
+            parts = self._comm.allreduce_(np.array(parts) * share)
+            loss = float(parts[0])
+            for h, v in zip(self._heads if self._multi_out else [], parts[1:]):
+                h.last = float(v)
+        self._backward(grads if self._multi_out else grads[0], hook)
         n = self._n_trainable
         if global_batch is not None:
             self._comm.allreduce_(self._flat_g[:n])
@@ -374,10 +422,27 @@ class Sequential:
             hook("update", None, t, perf_counter())
         return loss, out
 
-    def _weighted_loss(self, out, yb, wb):
-        """Keras' "sum_over_batch_size" with sample weights wb (N,): sum_n w_n l_n / N,
-        from the loss's per-sample values (float64)."""
-        return float(np.dot(self._active_loss.per_sample(yb, out), wb) / len(wb))
+    def _loss_and_grads(self, out, yb, wb=None, scale_grads=False):
+        """The batch's loss, sum_k loss_weights[k] * loss_k over the heads (each head's in
+        head.last), and dL/d output per head in the heads' buffers. With sample weights
+        wb (N,), Keras' "sum_over_batch_size": loss_k = sum_n w_n l_n / N, from the
+        loss's per-sample values (float64), and (scale_grads) the gradient's row n is
+        scaled by w_n: d/dout_n of that loss is w_n * the unweighted mean's row n."""
+        total, grads = 0.0, []
+        for h, o, y in zip(self._heads, out if self._multi_out else [out],
+                           yb if self._multi_out else [yb]):
+            grad = h.runner.buffer(("_loss_grad", h.index), o.shape)
+            loss = h.active.forward_backward(grad, o, y)
+            if wb is not None:
+                loss = float(np.dot(h.active.per_sample(y, o), wb) / len(wb))
+                if scale_grads:
+                    grad *= wb.reshape((-1,) + (1,) * (grad.ndim - 1))
+            if h.weight != 1.0:
+                grad *= grad.dtype.type(h.weight)
+            h.last = loss
+            total += h.weight * loss
+            grads.append(grad)
+        return total, grads
 
     # ------------------------------------------------------------------ data checks
     def _prepare_x(self, x, what):
@@ -388,8 +453,13 @@ class Sequential:
 
     def _prepare_xy(self, x, y, what):
         x = self._prepare_x(x, what)
-        y = check_y(y, len(x), self.loss, self.output_shape, self.dtype, what)
-        return x, y
+        n, names = _nrows(x), self._output_names()
+        if not self._multi_out:
+            return x, check_y(y, n, self._losses[0], self.output_shape, self.dtype, what)
+        ys = by_position_or_name(y, names, what, "y", "output")
+        return x, [check_y(yk, n, loss, shape, self.dtype, f"{what} (output {name!r})")
+                   for yk, loss, shape, name in zip(ys, self._losses, self._output_tensor_shapes(),
+                                                    names)]
 
     def _prepare_weights(self, sample_weight, class_weight, y, what):
         """sample_weight (N,), or class_weight {class: weight} turned into one weight per
@@ -397,9 +467,15 @@ class Sequential:
         if sample_weight is not None and class_weight is not None:
             raise ValueError(f"{what}: give sample_weight or class_weight, not both (as Keras)")
         if class_weight is not None:
+            if self._multi_out:
+                raise ValueError(f"{what}: class_weight is only supported for models with a "
+                                 f"single output (as Keras); give sample_weight instead")
             w = class_weight_to_sample_weight(y, _check_class_weight(class_weight, what), what)
         elif sample_weight is not None:
-            w = losses_mod.check_sample_weight(sample_weight, len(y), what)
+            if isinstance(sample_weight, (list, dict)) and self._multi_out:
+                raise ValueError(f"{what}: give one sample_weight array (N,) for all outputs; "
+                                 f"weights per output are not supported")
+            w = losses_mod.check_sample_weight(sample_weight, _nrows(y), what)
         else:
             return None
         return np.ascontiguousarray(w, dtype=self.dtype)
@@ -443,18 +519,20 @@ class Sequential:
             if len(validation_data) == 3:
                 vsw = self._prepare_weights(validation_data[2], None, yv, what)
         elif validation_split:
-            split = int(len(x) * (1.0 - validation_split))
-            if split < 1 or split >= len(x):
+            total = _nrows(x)
+            split = int(total * (1.0 - validation_split))
+            if split < 1 or split >= total:
                 raise DataError(f"validation_split={validation_split} leaves no training or no "
-                                f"validation samples out of {len(x)}")
-            x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
+                                f"validation samples out of {total}")
+            x, xv = _rows(x, 0, split), _rows(x, split, total)
+            y, yv = _rows(y, 0, split), _rows(y, split, total)
             if sw is not None:
                 sw, vsw = sw[:split], (sw[split:] if sample_weight is not None else None)
         self._ensure_packed()
         self._prepare_loss()
         if self._shuffle_seed is None:
             self._shuffle_seed = int(nbrandom.generator().integers(2**63 - 1))
-        n = len(x)
+        n = _nrows(x)
         bounds = merge_tail(n, batch_size, self._has_batchnorm() or comm is not None,
                             2 if comm is None else comm.size)
         if steps_per_epoch:
@@ -511,7 +589,7 @@ class Sequential:
     def _fit_epochs(self, train, val, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
         """train, val: (x, y, sample weights or None); val's x is None without validation."""
         (x, y, sw), (xv, yv, vsw) = train, val
-        n = len(x)
+        n = _nrows(x)
         logs = {}
         for epoch in range(start, epochs):
             self._epoch = epoch
@@ -537,10 +615,10 @@ class Sequential:
                     loss, out = (self._train_step(xb, yb, global_batch=e - s) if wb is None else
                                  self._train_step(xb, yb, global_batch=e - s, sample_weight=wb))
                     if self._all_metrics:
-                        parts = comm.allgather((np.array(out), np.array(yb),
+                        parts = comm.allgather((_copy(out), _copy(yb),
                                                 None if wb is None else np.array(wb)))
-                        out = np.concatenate([p[0] for p in parts])
-                        yb = np.concatenate([p[1] for p in parts])
+                        out = _concat([p[0] for p in parts])
+                        yb = _concat([p[1] for p in parts])
                         wb = None if wb is None else np.concatenate([p[2] for p in parts])
                     else:
                         yb = np.empty(e - s)  # only its length counts
@@ -553,7 +631,7 @@ class Sequential:
                 if self.stop_training:
                     break
             epoch_logs = dict(logs)
-            if xv is not None and len(xv):
+            if xv is not None and _nrows(xv):
                 val = self._evaluate_arrays(xv, yv, batch_size, vsw)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cbl.on_epoch_end(epoch, epoch_logs)
@@ -590,32 +668,46 @@ class Sequential:
 
     def _reset_metrics(self):
         self._loss_tracker.reset_state()
+        for h in self._heads:
+            h.tracker.reset_state()
         for m in self._all_metrics:
             m.reset_state()
 
     def _update_metrics(self, loss, out, yb, wb=None):
-        """The loss tracker weighs each batch's (weighted) loss by the batch size, as
+        """The loss trackers weigh each batch's (weighted) loss by the batch size, as
         Keras; the weighted metrics get the sample weights wb (N,), when there are some."""
-        n = len(yb)
+        n = _nrows(yb)
         self._loss_tracker.update_state(loss, sample_weight=n)
-        if self._all_metrics:
-            pred = out
-            if getattr(self._out_layer(), "emit_logits", False):
-                pred = apply_output_activation(self._final_act, out)
-            for m in self._metrics:
-                m.update_state(yb, pred)
-            for m in self._weighted_metrics:
+        multi = self._multi_out
+        for h, o, y in zip(self._heads, out if multi else [out], yb if multi else [yb]):
+            if multi:
+                h.tracker.update_state(h.last, sample_weight=n)
+            if not (h.metrics or h.weighted):
+                continue
+            pred = apply_output_activation(h.final_act, o) if h.fused else o
+            for m in h.metrics:
+                m.update_state(y, pred)
+            for m in h.weighted:
                 if wb is None:
-                    m.update_state(yb, pred)
+                    m.update_state(y, pred)
                 else:
-                    m.update_state(yb, pred, sample_weight=wb)
+                    m.update_state(y, pred, sample_weight=wb)
 
     def _logs(self):
+        """Keras 3's names: "loss", and for several outputs "<output>_loss" per output;
+        the metrics by name, prefixed "<output>_" for several outputs."""
         logs = {"loss": float(self._loss_tracker.result())}
-        for m in self._metrics:
-            logs[m.name] = float(m.result())
-        for m in self._weighted_metrics:  # Keras 3 CompileMetrics.result names
-            logs[m.name if m.name not in logs else "weighted_" + m.name] = float(m.result())
+        multi = self._multi_out
+        if multi:
+            for h in self._heads:
+                logs[h.name + "_loss"] = float(h.tracker.result())
+        for h in self._heads:
+            prefix = h.name + "_" if multi else ""
+            for m in h.metrics:
+                logs[prefix + m.name] = float(m.result())
+            for m in h.weighted:  # Keras 3 CompileMetrics.result names
+                key = prefix + m.name
+                logs[key if key not in logs else prefix + "weighted_" + m.name] = float(m.result())
         return logs
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
@@ -633,16 +725,14 @@ class Sequential:
     def _evaluate_arrays(self, x, y, batch_size, sw=None):
         """Logs over (x, y) in batches; sw: sample weights (N,) or None."""
         self._reset_metrics()
-        for s in range(0, len(x), batch_size):
-            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+        n = _nrows(x)
+        for s in range(0, n, batch_size):
+            e = min(s + batch_size, n)
+            xb, yb = _rows(x, s, e), _rows(y, s, e)
             out = self._forward(xb, training=False)
-            if sw is None:
-                grad = self._out_layer().buffer("_loss_grad", out.shape)
-                loss = self._active_loss.forward_backward(grad, out, yb)
-                self._update_metrics(loss, out, yb)
-            else:
-                wb = sw[s:s + batch_size]
-                self._update_metrics(self._weighted_loss(out, yb, wb), out, yb, wb)
+            wb = None if sw is None else sw[s:e]
+            loss, _ = self._loss_and_grads(out, yb, wb)
+            self._update_metrics(loss, out, yb, wb)
         return self._logs()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -670,26 +760,27 @@ class Sequential:
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x, "predict")
         self._prepare_inference()
-        out = None
+        n = _nrows(x)
+        outs = None
         with self._kernel_threads(batch_size):
-            for s in range(0, len(x), batch_size):
-                yb = self._predict_batch(x[s:s + batch_size])
-                if out is None:
-                    out = np.empty((len(x),) + yb.shape[1:], dtype=yb.dtype)
-                out[s:s + len(yb)] = yb
-        if out is None:
-            out = np.empty((0,) + tuple(self.output_shape[1:]), dtype=self.dtype)
-        return out
+            for s in range(0, n, batch_size):
+                yb = self._predict_batch(_rows(x, s, min(s + batch_size, n)))
+                ybs = yb if self._multi_out else [yb]
+                if outs is None:
+                    outs = [np.empty((n,) + b.shape[1:], dtype=b.dtype) for b in ybs]
+                for o, b in zip(outs, ybs):
+                    o[s:s + len(b)] = b
+        return outs if self._multi_out else outs[0]
 
     def predict_on_batch(self, x):
         x = self._prepare_x(x, "predict_on_batch")
         self._prepare_inference()
-        return np.array(self._predict_batch(x), copy=True)
+        return _copy(self._predict_batch(x))
 
     def __call__(self, x, training=False):
         x = self._prepare_x(x, "call")
         if training:
-            return np.array(self._forward(x, training=True), copy=True)
+            return _copy(self._forward(x, training=True))
         return self.predict_on_batch(x)
 
     # ------------------------------------------------------------------ config / saving
@@ -736,6 +827,105 @@ class Sequential:
         return f"<Sequential name={self.name}, {len(self._layers)} layers>"
 
 
+class _Head:
+    """One output of a compiled model: its loss, weight, metrics and loss tracker; the
+    runner producing it, the loss actually computed (active: the fused from-logits one
+    when fused) and the last batch's loss (last)."""
+
+    def __init__(self, index, name, runner, loss, weight, metrics, weighted):
+        self.index, self.name, self.runner, self.loss, self.weight = index, name, runner, loss, weight
+        self.metrics, self.weighted = metrics, weighted
+        self.tracker = metrics_mod.Mean(name=name + "_loss")
+        self.active, self.fused, self.final_act, self.last = loss, False, None, 0.0
+
+
+def per_output(value, names, what):
+    """compile's per-output argument -> one entry per output name: a dict by output
+    name, a list / tuple in output order, or one value for every output."""
+    if isinstance(value, dict) and not ("class_name" in value and "class_name" not in names):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(f"compile(): {what} names unknown output(s) {unknown}; the "
+                             f"model's outputs are {names}")
+        return [value.get(n) for n in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise ValueError(f"compile(): {what} is a list of {len(value)}, but the model has "
+                             f"{len(names)} outputs {names}; give one per output or a dict")
+        return list(value)
+    if isinstance(value, (list, tuple)) and what == "loss_weights":
+        if len(value) != 1:
+            raise ValueError(f"compile(): loss_weights is a list of {len(value)} for a model "
+                             f"with one output")
+        return list(value)
+    return [value] * len(names)
+
+
+def per_output_metrics(value, names, what):
+    """metrics / weighted_metrics -> a list of metric identifiers per output. One
+    output: the list as given. Several: a dict by output name or a list with one entry
+    (a metric or a list of metrics) per output, as Keras 3 requires."""
+    if value is None:
+        return [[] for _ in names]
+    if len(names) == 1:
+        if isinstance(value, dict):
+            value = per_output(value, names, what)[0] or []
+        return [list(value) if isinstance(value, (list, tuple)) else [value]]
+    if not isinstance(value, (dict, list, tuple)) or (
+            isinstance(value, (list, tuple)) and len(value) != len(names)):
+        raise ValueError(f"compile(): {what} for a model with outputs {names} must be a dict "
+                         f"by output name or a list with one entry per output, got {value!r}")
+    entries = per_output(value, names, what)
+    return [[] if e is None else list(e) if isinstance(e, (list, tuple)) else [e] for e in entries]
+
+
+def _check_loss_weight(w, name):
+    try:
+        v = float(w)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(w, bool) or not np.isfinite(v) or v < 0:
+        raise ValueError(f"compile(): loss_weights for output {name!r} must be a finite "
+                         f"number >= 0, got {w!r}")
+    return v
+
+
+def by_position_or_name(data, names, what, arg, kind):
+    """x or y of a model with several inputs / outputs: a list / tuple in order or a
+    dict by name -> a list in order."""
+    if isinstance(data, dict):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise DataError(f"{what}: {arg} has no entry for {kind}(s) {missing}; the model's "
+                            f"{kind}s are {names}")
+        return [data[n] for n in names]
+    if isinstance(data, (list, tuple)) and len(data) == len(names):
+        return list(data)
+    got = f"a list of {len(data)}" if isinstance(data, (list, tuple)) else type(data).__name__
+    raise DataError(f"{what}: the model has {len(names)} {kind}s {names}; give {arg} as a list "
+                    f"of {len(names)} arrays or a dict by {kind} name, got {got}")
+
+
+# Data of a model with several inputs or outputs is a list of arrays, one per input /
+# output, all with the same number of rows; with one, a plain array.
+def _nrows(data):
+    return len(data[0]) if isinstance(data, list) else len(data)
+
+
+def _rows(data, s, e):
+    return [d[s:e] for d in data] if isinstance(data, list) else data[s:e]
+
+
+def _copy(data):
+    return [np.array(d, copy=True) for d in data] if isinstance(data, list) else np.array(data, copy=True)
+
+
+def _concat(parts):
+    if isinstance(parts[0], list):
+        return [np.concatenate(col) for col in zip(*parts)]
+    return np.concatenate(parts)
+
+
 def _first_dtype(layer_specs):
     for spec in layer_specs:
         dt = spec.get("config", {}).get("dtype")
@@ -754,22 +944,23 @@ def _check_batch_size(batch_size):
 
 def _gather(x, y, order, s, e, bufs, w=None):
     """The batch [s, e) of the (shuffled) data and of its sample weights w (N,) (None:
-    none), copied into reused buffers: (xb, yb, wb)."""
+    none), copied into reused buffers: (xb, yb, wb). x, y: arrays or lists of arrays."""
     if order is None:
-        return x[s:e], y[s:e], (None if w is None else w[s:e])
+        return _rows(x, s, e), _rows(y, s, e), (None if w is None else w[s:e])
     idx = order[s:e]
     key = e - s
+    xs, ys = (x if isinstance(x, list) else [x]), (y if isinstance(y, list) else [y])
+    flat = xs + ys + ([] if w is None else [w])
     if key not in bufs:
         if len(bufs) >= 2:
             bufs.clear()
-        bufs[key] = (np.empty((key,) + x.shape[1:], x.dtype), np.empty((key,) + y.shape[1:], y.dtype),
-                     None if w is None else np.empty(key, w.dtype))
-    xb, yb, wb = bufs[key]
-    np.take(x, idx, axis=0, out=xb)
-    np.take(y, idx, axis=0, out=yb)
-    if w is not None:
-        np.take(w, idx, out=wb)
-    return xb, yb, wb
+        bufs[key] = [np.empty((key,) + a.shape[1:], a.dtype) for a in flat]
+    out = bufs[key]
+    for a, b in zip(flat, out):
+        np.take(a, idx, axis=0, out=b)
+    xb, yb = out[:len(xs)], out[len(xs):len(xs) + len(ys)]
+    return (xb if isinstance(x, list) else xb[0], yb if isinstance(y, list) else yb[0],
+            None if w is None else out[-1])
 
 
 def _check_class_weight(class_weight, what):

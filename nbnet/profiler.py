@@ -34,32 +34,41 @@ def _median(xs):
 
 
 def synthetic_data(model, n, seed=0):
-    """Inputs shaped like the model's, and targets that fit its loss."""
+    """Inputs shaped like the model's, and targets that fit its loss (lists of them for
+    a model with several inputs / outputs)."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n,) + tuple(model.input_shape[1:])).astype(model.dtype)
-    out = model.output_shape[1:]
+    multi_in, multi_out = model._multi_in, model._multi_out
+    xs = [rng.standard_normal((n,) + tuple(shape[1:])).astype(model.dtype)
+          for shape in (model.input_shape if multi_in else [model.input_shape])]
+    ys = [_targets(rng, loss, tuple(shape[1:]), n, model.dtype)
+          for loss, shape in zip(model._losses, model._output_tensor_shapes())]
+    return (xs if multi_in else xs[0]), (ys if multi_out else ys[0])
+
+
+def _targets(rng, loss, out, n, dtype):
     k = out[-1] if out else 1
-    if isinstance(model.loss, L.SparseCategoricalCrossentropy):
-        y = rng.integers(0, k, n)
-    elif isinstance(model.loss, L.CategoricalCrossentropy):
-        y = np.eye(k, dtype=model.dtype)[rng.integers(0, k, n)]
-    elif isinstance(model.loss, L.BinaryCrossentropy):
-        y = rng.integers(0, 2, (n,) + tuple(out)).astype(model.dtype)
-    else:
-        y = rng.standard_normal((n,) + tuple(out)).astype(model.dtype)
-    return x, y
+    if isinstance(loss, L.SparseCategoricalCrossentropy):
+        return rng.integers(0, k, n)
+    if isinstance(loss, L.CategoricalCrossentropy):
+        return np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    if isinstance(loss, L.BinaryCrossentropy):
+        return rng.integers(0, 2, (n,) + out).astype(dtype)
+    return rng.standard_normal((n,) + out).astype(dtype)
 
 
 def _ensure_compiled(model):
-    """An uncompiled model is compiled with Adam and a loss fitting its output: sparse
-    cross-entropy (from logits unless it ends in softmax) for several outputs, MSE for one."""
+    """An uncompiled model is compiled with Adam and, per output, a loss fitting it:
+    sparse cross-entropy (from logits unless it ends in softmax) for several units,
+    MSE for one."""
     if model.compiled:
         return
-    k = model.output_shape[-1]
-    act = getattr(model._out_layer(), "final_activation", None)
-    loss = (L.SparseCategoricalCrossentropy(from_logits=act != "softmax") if k and k > 1
-            else L.MeanSquaredError())
-    model.compile("adam", loss)
+    losses = []
+    for runner, shape in zip(model._output_runners(), model._output_tensor_shapes()):
+        k = shape[-1]
+        act = getattr(runner, "final_activation", None)
+        losses.append(L.SparseCategoricalCrossentropy(from_logits=act != "softmax")
+                      if k and k > 1 else L.MeanSquaredError())
+    model.compile("adam", losses if model._multi_out else losses[0])
 
 
 class Profile:
@@ -127,12 +136,18 @@ def profile(model, x=None, y=None, batch_size=128, steps=20, threads=None, trace
         x, y = model._prepare_xy(x, y, "profile")
         model._ensure_packed()
         model._prepare_loss()
-        xb, yb = np.ascontiguousarray(x[:batch_size]), np.ascontiguousarray(y[:batch_size])
+        xb, yb = _first_rows(x, batch_size), _first_rows(y, batch_size)
         n_threads = get_num_threads()  # the user's count (small steps lower Numba's inside)
-        with model._kernel_threads(len(xb)):
+        with model._kernel_threads(batch_size):
             return _profile(model, xb, yb, steps, warmup, trace, n_threads)
     finally:
         set_num_threads(old_threads)
+
+
+def _first_rows(data, n):
+    if isinstance(data, list):
+        return [np.ascontiguousarray(d[:n]) for d in data]
+    return np.ascontiguousarray(data[:n])
 
 
 def _profile(model, xb, yb, steps, warmup, trace, n_threads):
@@ -173,7 +188,7 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
         model._train_step(xb, yb, hook=hook)
 
     machine = peaks(n_threads)
-    B = len(xb)
+    B = len(xb[0]) if isinstance(xb, list) else len(xb)
     item = model.dtype.itemsize
     rows = []
     for i, (layer, shape, out_shape) in enumerate(zip(runners, model._input_shapes(),
@@ -198,7 +213,7 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
                      "bytes": b_fwd + b_bwd, "gflops": (f_fwd + f_bwd) / t / 1e9 if t else 0.0,
                      "gbps": (b_fwd + b_bwd) / t / 1e9 if t else 0.0, "peak_fraction": frac,
                      "bound": bound})
-    k = int(np.prod(model.output_shape[1:]))
+    k = sum(int(np.prod(shape[1:])) for shape in model._output_tensor_shapes())
     t = _median(loss_t)
     nb_loss = 2 * B * k * item
     bound, frac = _classify(t, 0, nb_loss, machine)

@@ -127,6 +127,7 @@ def read_model(path, from_config, compile=True):
         c = config["compile"]
         try:
             model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"),
+                          loss_weights=c.get("loss_weights"),
                           weighted_metrics=c.get("weighted_metrics"))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: invalid compile configuration ({e})") from None

@@ -114,13 +114,13 @@ def test_model_used_as_a_layer_shares_its_weights():
     assert not np.array_equal(encoder.layers[1].get_weights()[0], W)   # trained through
 
 
-def test_disconnected_graph_and_multi_io_are_clear_errors():
+def test_disconnected_graph_and_bad_inputs_are_clear_errors():
     a, b = keras.Input(shape=(4,)), keras.Input(shape=(4,))
     y = layers.Dense(2)(b)
     with pytest.raises(ValueError, match="disconnected"):
         keras.Model(a, y)
-    with pytest.raises(NotImplementedError, match="one input"):
-        keras.Model([a, b], y)
+    with pytest.raises(ValueError, match="must come from nb.Input"):
+        keras.Model(y, layers.Dense(1)(y))
     with pytest.raises(TypeError, match="inputs and outputs"):
         keras.Model()
 
