@@ -24,11 +24,14 @@ from .training import check_x
 
 
 class _Step:
-    """One node to run: runner (the layer or its shadow), input and output tensor ids."""
-    __slots__ = ("node", "runner", "ins", "out", "multi")
+    """One node to run: runner (the layer or its shadow), input and output tensor ids;
+    need_dx: whether its dL/dx is needed whatever the caller wants (False for a step
+    that reads only the model's inputs, whose gradient only a model using this one as
+    a layer asks for)."""
+    __slots__ = ("node", "runner", "ins", "out", "multi", "need_dx")
 
-    def __init__(self, node, runner):
-        self.node, self.runner = node, runner
+    def __init__(self, node, runner, need_dx):
+        self.node, self.runner, self.need_dx = node, runner, need_dx
         self.ins = [t.id for t in node.inputs]
         self.out = node.outputs[0].id
         self.multi = node.multi_input
@@ -201,15 +204,7 @@ class Model(Sequential):
                 runner = _shadow(layer)
                 self._shadow_of.setdefault(id(layer), (layer, []))[1].append(runner)
             seen.add(id(layer))
-            if isinstance(runner, Model):   # nested: it computes its plain output
-                for inner in runner._runners():
-                    if hasattr(inner, "emit_logits"):
-                        inner.emit_logits = False
-            # dL/dx is not needed for a step that reads only the model's inputs, unless
-            # the model's own input gradient is (a model used as a layer)
-            runner.need_input_grad = self._need_input_grad or not all(
-                t.id in input_ids for t in node.inputs)
-            self._steps.append(_Step(node, runner))
+            self._steps.append(_Step(node, runner, not all(t.id in input_ids for t in node.inputs)))
 
     def _runners(self):
         return [s.runner for s in self._steps]
@@ -251,24 +246,35 @@ class Model(Sequential):
     def _backward_from(self):
         return 0
 
+    def _need_dx(self):
+        return [s.need_dx for s in self._steps]
+
+    def _make_plan(self, emitting=()):
+        for s in self._steps:
+            if isinstance(s.runner, Model):   # nested: it computes its plain output
+                s.runner._make_plan()
+        return super()._make_plan(emitting)
+
     # ------------------------------------------------------------------ forward / backward
-    def _forward(self, x, training, hook=None):
+    def _forward(self, x, training, hook=None, ctx=None):
         """x: an array, or a list of arrays (several inputs) -> the output, or a list of
-        outputs (several outputs)."""
+        outputs (several outputs). ctx: as Sequential._forward."""
+        plan, ctx = self._current_plan(), ctx or self._ctx
         values = dict(zip((t.id for t in self._inputs), x if self._multi_in else [x]))
-        for k, s in enumerate(self._steps):
+        for k, (s, c) in enumerate(zip(self._steps, plan)):
             xs = [values[i] for i in s.ins]
             t = perf_counter() if hook is not None else 0.0
-            values[s.out] = s.runner.forward(xs if s.multi else xs[0], training=training)
+            values[s.out] = c.forward(c.layer, xs if s.multi else xs[0], training, ctx)
             if hook is not None:
                 hook("forward", k, t, perf_counter())
         outs = [values[t.id] for t in self._outputs]
         return outs if self._multi_out else outs[0]
 
-    def _backward(self, dy, hook=None):
+    def _backward(self, dy, hook=None, need_dx=False, ctx=None):
         """dy: dL/d output (a list, one per output, for several) -> dL/d input (a list
-        for several inputs; None where not needed); the weights' gradients are written
-        (overwritten, as every layer's backward does)."""
+        for several inputs), when need_dx (a model used as a layer), else None; the
+        weights' gradients are written (overwritten, as every layer's backward does)."""
+        plan, ctx = self._current_plan(), ctx or self._ctx
         grads = {}
         for t, g in zip(self._outputs, dy if self._multi_out else [dy]):
             grads[t.id] = g
@@ -279,13 +285,14 @@ class Model(Sequential):
             if g is None:      # (cannot happen: every step leads to the output)
                 continue
             t = perf_counter() if hook is not None else 0.0
-            dxs = s.runner.backward(g)
+            c = plan[k]
+            dxs = c.backward(c.layer, g, c.need_dx or need_dx, ctx)
             if hook is not None:
                 hook("backward", k, t, perf_counter())
             if not s.multi:
                 dxs = [dxs]
             for i, dx in zip(s.ins, dxs):
-                if dx is None or (i in input_ids and not self.need_input_grad):
+                if dx is None or (i in input_ids and not need_dx):
                     continue
                 if i not in grads:
                     if self._consumers[i] == 1:
@@ -306,27 +313,12 @@ class Model(Sequential):
 
     # ------------------------------------------------------------------ a model as a layer
     multi_input = False
-    _need_input_grad = False
-
-    @property
-    def need_input_grad(self):
-        """Whether backward returns dL/d input: False for a model trained on its own,
-        set True by the model that uses this one as a layer."""
-        return self._need_input_grad
-
-    @need_input_grad.setter
-    def need_input_grad(self, value):
-        self._need_input_grad = bool(value)
-        input_ids = {t.id for t in self._inputs}
-        for s in self._steps:
-            if all(i in input_ids for i in s.ins):
-                s.runner.need_input_grad = self._need_input_grad
 
     def forward(self, x, training=False):
         return self._forward(x, training)
 
-    def backward(self, dy):
-        return self._backward(dy)
+    def backward(self, dy, need_dx=True):
+        return self._backward(dy, need_dx=need_dx)
 
     def compute_output_shape(self, input_shape):
         return self.output_shape

@@ -29,6 +29,7 @@ from .kernels.threads import small_parallel
 from .layers.base import Layer, deserialize, serialize, unique_name
 from .layers.input import InputLayer
 from .layers.node import SymbolicTensor
+from .plan import StepContext, make_plan
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
 
@@ -55,6 +56,8 @@ class Sequential:
         self._interrupted = False
         self._samples_seen = 0
         self._comm = None
+        self._ctx = StepContext()
+        self._plan = None
         self._heads = None
         for layer in layers or []:
             self.add(layer)
@@ -202,8 +205,7 @@ class Sequential:
         # of them need not compute dL/dx.
         self._first_trainable = next((i for i, l in enumerate(self._layers)
                                       if l.trainable and l.trainable_weights), len(self._layers))
-        for i, layer in enumerate(self._layers):
-            layer.need_input_grad = i > self._first_trainable
+        self._plan = None
         if self.optimizer is not None:
             self.optimizer.build(self._n_trainable, dtype)
 
@@ -255,15 +257,32 @@ class Sequential:
         """Index of the first runner whose backward runs."""
         return self._first_trainable
 
+    def _need_dx(self):
+        """Per runner, whether its backward must return dL/dx: not for the first layer
+        that trains, whose input gradient nobody reads."""
+        return [i > self._first_trainable for i in range(len(self._layers))]
+
     def _backward(self, dy, hook=None):
         """Backward through the layers from the first trainable one (dy: dL/d output).
         hook(phase, runner index, t_start, t_end), when given, times each call."""
-        for i in range(len(self._layers) - 1, self._first_trainable - 1, -1):
+        plan, ctx = self._current_plan(), self._ctx
+        for i in range(len(plan) - 1, self._first_trainable - 1, -1):
             t = perf_counter() if hook is not None else 0.0
-            dy = self._layers[i].backward(dy)
+            c = plan[i]
+            dy = c.backward(c.layer, dy, c.need_dx, ctx)
             if hook is not None:
                 hook("backward", i, t, perf_counter())
         return dy
+
+    # ------------------------------------------------------------------ the plan
+    def _make_plan(self, emitting=()):
+        """The plan (nbnet.plan) for the current runners: the batchnorm_relu fusions,
+        `emitting` (runners handing their logits to the loss), dL/dx where needed."""
+        self._plan = make_plan(self._runners(), self._need_dx(), self._fusion_pairs(), emitting)
+        return self._plan
+
+    def _current_plan(self):
+        return self._plan if self._plan is not None else self._make_plan()
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -327,13 +346,8 @@ class Sequential:
         runners, shapes = self._output_runners(), self._output_tensor_shapes()
         fused = [fused_loss_for(r, l) if self._sole_use(k) else (None, None)
                  for k, (r, l) in enumerate(zip(runners, self._losses))]
-        emitting = [r for r, (f, _) in zip(runners, fused) if f is not None]
-        for layer in self._runners():
-            if hasattr(layer, "emit_logits"):
-                layer.emit_logits = any(layer is r for r in emitting)
+        self._make_plan([r for r, (f, _) in zip(runners, fused) if f is not None])
         self._emit = [(f is not None, act) for f, act in fused]
-        self._fuse_batchnorm_relu()
-        self._stochastic = [l for l in self._runners() if hasattr(l, "step")]
         if self._heads is None:
             def build(ids, k):
                 return [metrics_mod.get(m, loss=self._losses[k], output_shape=shapes[k]) for m in ids]
@@ -351,31 +365,16 @@ class Sequential:
             self._prepare_loss()
         else:  # no loss to fuse with, but BatchNormalization + ReLU still fuse
             self._emit = [(False, None)] * len(self._output_names())
-            self._fuse_batchnorm_relu()
-
-    def _fuse_batchnorm_relu(self):
-        """BatchNormalization followed by a plain ReLU: the normalisation kernel applies
-        the ReLU itself (one pass less over the data forward and backward), and the
-        ReLU layer passes through. Same numbers, bit for bit."""
-        from .layers.activations import ActivationBase
-        from .kernels.activations import RELU
-        from .layers.normalization import BatchNormalization
-        for layer in self._runners():
-            if isinstance(layer, BatchNormalization):
-                layer.fused_relu = False
-            if isinstance(layer, ActivationBase):
-                layer.fused_into_previous = False
-        for a, b in self._fusion_pairs():
-            if (isinstance(a, BatchNormalization) and isinstance(b, ActivationBase)
-                    and b._code == RELU and not b.emit_logits):
-                a.fused_relu = True
-                b.fused_into_previous = True
+            self._make_plan()
 
     # ------------------------------------------------------------------ forward/backward
-    def _forward(self, x, training, hook=None):
-        for i, layer in enumerate(self._layers):
+    def _forward(self, x, training, hook=None, ctx=None):
+        """Forward through the plan; ctx: the StepContext (the model's own unless a
+        model using this one as a layer passes its)."""
+        plan, ctx = self._current_plan(), ctx or self._ctx
+        for i, c in enumerate(plan):
             t = perf_counter() if hook is not None else 0.0
-            x = layer.forward(x, training=training)
+            x = c.forward(c.layer, x, training, ctx)
             if hook is not None:
                 hook("forward", i, t, perf_counter())
         return x
@@ -394,9 +393,7 @@ class Sequential:
         sample_weight (N,), the model's dtype: the loss is sum_n w_n l_n / N.
         hook(phase, runner index or None, t_start, t_end), when given, times each part
         ("forward", "backward" per runner, "loss", "update"): nbnet.profiler's view."""
-        step = self.optimizer.iterations
-        for layer in self._stochastic:
-            layer.step = step
+        self._ctx.step = self.optimizer.iterations
         out = self._forward(xb, training=True, hook=hook)
         t = perf_counter() if hook is not None else 0.0
         loss, grads = self._loss_and_grads(out, yb, sample_weight, True)
@@ -559,19 +556,14 @@ class Sequential:
         if comm is not None:  # rank 0's state (after BackupAndRestore) on every rank
             dist.sync_model(self, comm)
             start = comm.bcast(start)
-        self._comm = comm
-        for layer in self._runners():
-            if hasattr(layer, "comm"):
-                layer.comm = comm
+        self._comm = self._ctx.comm = comm
         try:
             with self._kernel_threads(batch_size if comm is None else batch_size // comm.size):
                 logs = self._fit_epochs((x, y, sw), (xv, yv, vsw), bounds, batch_size, shuffle,
                                         start, epochs, cbl, xb_buf)
         finally:
-            self._comm = None
-            for layer in self._runners():
-                if hasattr(layer, "comm"):
-                    layer.comm = None
+            self._comm = self._ctx.comm = None
+            self._ctx.step = None
         self._interrupted = False
         cbl.on_train_end(logs)
         if comm is not None:  # e.g. EarlyStopping restored the best weights on rank 0
@@ -779,7 +771,8 @@ class Sequential:
 
     def __call__(self, x, training=False):
         x = self._prepare_x(x, "call")
-        if training:
+        if training:   # the plain outputs (no logits handed to a loss), as predict
+            self._make_plan()
             return _copy(self._forward(x, training=True))
         return self.predict_on_batch(x)
 

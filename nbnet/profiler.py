@@ -191,6 +191,7 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
     B = len(xb[0]) if isinstance(xb, list) else len(xb)
     item = model.dtype.itemsize
     rows = []
+    plan = model._current_plan()
     for i, (layer, shape, out_shape) in enumerate(zip(runners, model._input_shapes(),
                                                       model._output_shapes())):
         shapes_in = shape if isinstance(shape, list) else [shape]
@@ -200,13 +201,13 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
         f_fwd = B * layer.flops(shape)
         has_w = bool(layer.trainable_weights)
         # backward: dW (if weights) and dL/dx (if a layer before needs it)
-        f_bwd = (f_fwd * (int(has_w) + int(layer.need_input_grad))) if i >= start else 0
+        f_bwd = (f_fwd * (int(has_w) + int(plan[i].need_dx))) if i >= start else 0
         b_fwd = (n_in + n_out + n_par) * item
         b_bwd = (2 * n_out + n_in + 2 * n_par) * item if i >= start else 0
         tf, tb = _median(fwd[i]), _median(bwd[i])
         t = tf + tb
         bound, frac = _classify(t, f_fwd + f_bwd, b_fwd + b_bwd, machine)
-        if getattr(layer, "fused_into_previous", False):  # done by the previous kernel
+        if plan[i].name == "fused":  # done by the previous kernel (nbnet.plan)
             f_fwd = f_bwd = b_fwd = b_bwd = 0
             bound, frac = "fused", 0.0
         rows.append({"name": names[i], "forward_s": tf, "backward_s": tb, "flops": f_fwd + f_bwd,

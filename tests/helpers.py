@@ -25,17 +25,21 @@ def numeric_grad(f, arr, eps=1e-5, max_coords=60, seed=0):
     return idx, out
 
 
-def check_layer_grad(layer, x, training=True, seed=0, rtol=RTOL_GRAD, atol=ATOL_GRAD):
-    """Finite-difference check at float64 of dL/dx and dL/dW for L = sum(y * r)."""
+def check_layer_grad(layer, x, training=True, seed=0, rtol=RTOL_GRAD, atol=ATOL_GRAD,
+                     **forward_kwargs):
+    """Finite-difference check at float64 of dL/dx and dL/dW for L = sum(y * r), y =
+    layer.forward(x, training, **forward_kwargs) (e.g. relu=True, logits=True)."""
     assert x.dtype == np.float64 and layer.dtype == np.float64
     x = np.ascontiguousarray(x)
     y = layer(x, training=training)
+    if forward_kwargs:
+        y = layer.forward(x, training=training, **forward_kwargs)
     r = np.random.default_rng(seed + 1).normal(size=y.shape)
 
     def loss():
-        return float(np.sum(layer.forward(x, training=training) * r))
+        return float(np.sum(layer.forward(x, training=training, **forward_kwargs) * r))
 
-    layer.forward(x, training=training)
+    layer.forward(x, training=training, **forward_kwargs)
     dx = np.array(layer.backward(r.copy()), copy=True)
     grads = [w.grad.copy() for w in layer.trainable_weights]
     assert dx.shape == x.shape

@@ -73,6 +73,7 @@ RANKS = {
     "nbnet.distributed": MODEL,
     "nbnet.summary": MODEL,
     "nbnet.profiler": MODEL,
+    "nbnet.plan": MODEL,           # the execution plan: a function pair per layer call
     # 5. the package facade (exempt as an importer, see module docstring).
     "nbnet": FACADE,
     # 6. the command line, thin over the library.

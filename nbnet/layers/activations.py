@@ -4,9 +4,9 @@ which the Activation layer of core.py also uses.
 Element-wise: y = f(x) over the flattened input, dx = dy * f'(x).
 Softmax over the last axis: y = softmax(x) row by row, dx = y * (dy - sum(dy * y)).
 
-Fused output: when the model sets `emit_logits = True` (a softmax / sigmoid output
-followed by the matching cross-entropy, computed stably from logits), forward returns
-its input unchanged and backward passes dL/d(input) straight through.
+Fused output: forward(x, training, logits=True) (the model's "logits" unit: a softmax /
+sigmoid output followed by the matching cross-entropy, computed stably from logits)
+returns its input unchanged, and backward passes dL/d(input) straight through.
 """
 import numpy as np
 
@@ -20,20 +20,18 @@ class ActivationBase(Layer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.emit_logits = False  # set by the model for a fused output + loss
-        # Set by the model when the preceding BatchNormalization applies this ReLU
-        # itself (fused_relu): the layer then passes data and gradients through.
-        self.fused_into_previous = False
         self._act_name, self._code, self._alpha = "linear", K.LINEAR, 0.0
+        self._logits = False   # whether the last forward returned its input (logits)
 
     @property
     def final_activation(self):
         return self._act_name
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, logits=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self._x = x
-        if self.emit_logits or self._code == K.LINEAR or self.fused_into_previous:
+        self._logits = bool(logits)
+        if logits or self._code == K.LINEAR:
             self._y = x
             return x
         y = self.buffer("y", x.shape)
@@ -46,11 +44,11 @@ class ActivationBase(Layer):
         self._y = y
         return y
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype)
-        if self.emit_logits or self._code == K.LINEAR or self.fused_into_previous:
+        if self._logits or self._code == K.LINEAR:
             return dy
         x, y = self._x, self._y
         dx = self.buffer("dx", x.shape)

@@ -2,7 +2,8 @@
 
     build(input_shape)         create weights with add_weight (input_shape has None batch)
     forward(x, training)       compute the output, keep what backward needs
-    backward(dy)               return dL/dx and OVERWRITE each weight's .grad
+    backward(dy, need_dx)      return dL/dx (None when need_dx is False: nothing before
+                               the layer needs it) and OVERWRITE each weight's .grad
     compute_output_shape(s)    shape bookkeeping without data
     get_config / from_config   serialisation (JSON-able dict)
     flops(input_shape)         forward floating-point operations for one sample
@@ -111,8 +112,6 @@ class Layer:
         self.output_shape = None
         self._weights = []
         self._buffers = {}
-        # The model clears this on its first layer so backward can skip dL/dx.
-        self.need_input_grad = True
         self._inbound_nodes = []   # one per call on symbolic tensors
 
     # ---------------------------------------------------------------- weights
@@ -179,7 +178,7 @@ class Layer:
     def forward(self, x, training=False):
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         raise NotImplementedError
 
     def flops(self, input_shape):

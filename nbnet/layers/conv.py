@@ -164,12 +164,14 @@ class Conv2D(KernelLayer):
 
     # ------------------------------------------------------------ forward / backward
     def _act_code(self):
-        """(code, alpha) of the activation the kernels apply: linear when the model fuses
-        the output activation into the loss (emit_logits)."""
-        return (KA.LINEAR, 0.0) if self.emit_logits else (self._code, float(self._alpha))
+        """(code, alpha) of the activation the kernels apply: linear when the last
+        forward handed its logits to the loss (logits=True)."""
+        return (KA.LINEAR, 0.0) if self._logits else (self._code, float(self._alpha))
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, logits=False):
+        """logits=True: without the activation (see Dense.forward)."""
         check_4d(self, x.shape)
+        self._logits = bool(logits)
         W = self.kernel.value
         if x.shape[-1] != W.shape[2]:
             raise ValueError(f"{self.name}: expected {W.shape[2]} input channels, got "
@@ -210,11 +212,11 @@ class Conv2D(KernelLayer):
         """Per-thread cols of the chunk kernels: one row per thread of Numba's pool."""
         return self.buffer("scratch", (numba.config.NUMBA_NUM_THREADS, per_thread))
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x, z, y = self._x, self._z, self._y
         OH, OW, pt, pl, chunk, direct, batched = self._plan_
         train = self.trainable
-        if not train and not self.need_input_grad:
+        if not train and not need_dx:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(z.shape)
         has_bias = self.use_bias and train
@@ -230,7 +232,7 @@ class Conv2D(KernelLayer):
         N, C, F = x.shape[0], x.shape[-1], self.filters
         Wm = W.reshape(-1, F)
         dWm = self.kernel.grad.reshape(-1, F) if train else None
-        dx = self.buffer("dx", x.shape) if self.need_input_grad else None
+        dx = self.buffer("dx", x.shape) if need_dx else None
         rows = OH * OW
         if batched:  # dz, db, dW and dx chunk by chunk, in cache
             KK, dt = kh * kw * C, self.dtype

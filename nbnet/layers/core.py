@@ -3,8 +3,8 @@
 Dense on x (N, I) (any leading axes are flattened into N), kernel W (I, F), bias b (F,):
     forward   z = x @ W (BLAS); z += b; y = f(z)             (kernels/dense.py)
     backward  dz = dy * f'(z); db = sum_n dz; dW = x.T @ dz; dx = dz @ W.T
-Fused output (emit_logits = True, set by the model): forward returns z, and backward
-receives dL/dz directly (the loss took the softmax / sigmoid itself).
+Fused output (forward(x, training, logits=True), the model's "logits" unit): forward
+returns z, and backward receives dL/dz directly (the loss took the softmax / sigmoid).
 """
 import math
 
@@ -35,8 +35,8 @@ class KernelLayer(Layer):
         self.bias_initializer = bias_initializer
         initializers.get(kernel_initializer)  # fail early on an unknown name
         initializers.get(bias_initializer)
-        self.emit_logits = False  # set by the model for a fused output + loss
         self.kernel = self.bias = None
+        self._logits = False   # whether the last forward returned the logits
 
     @property
     def final_activation(self):
@@ -65,7 +65,9 @@ class Dense(KernelLayer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, logits=False):
+        """logits=True: return z = x @ W + b without the activation (a loss that applies
+        it takes the logits); backward then expects dL/dz."""
         W = self.kernel.value
         if x.shape[-1] != W.shape[0]:
             raise ValueError(f"{self.name}: expected {W.shape[0]} input features, got "
@@ -76,7 +78,8 @@ class Dense(KernelLayer):
         matmul(z, x2, W)
         b = self.bias.value if self.use_bias else self._no_bias
         code = self._code
-        if self.emit_logits or code == KA.LINEAR:
+        self._logits = bool(logits)
+        if logits or code == KA.LINEAR:
             K.bias_act_forward(z, z, b, self.use_bias, KA.LINEAR, 0.0)
             y = z
         elif code >= 0:
@@ -89,14 +92,14 @@ class Dense(KernelLayer):
         self._x2, self._z, self._y, self._in_shape = x2, z, y, x.shape
         return y.reshape(x.shape[:-1] + (F,))
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x2, z, y = self._x2, self._z, self._y
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(z.shape)
         train = self.trainable
         has_bias = self.use_bias and train
         db = self.bias.grad if has_bias else self._no_bias
         code = self._code
-        if self.emit_logits or code == KA.LINEAR:
+        if self._logits or code == KA.LINEAR:
             dz = dy  # dz = dy: only the bias sum is needed (done in place)
             K.bias_act_backward(dz, db, dy, z, z, has_bias, KA.LINEAR, 0.0)
         elif code >= 0:
@@ -109,7 +112,7 @@ class Dense(KernelLayer):
         W = self.kernel.value
         if train:
             matmul(self.kernel.grad, x2.T, dz)  # dW = x.T @ dz (overwrites)
-        if not self.need_input_grad:
+        if not need_dx:
             return None
         dx = self.buffer("dx", x2.shape)
         matmul(dx, dz, W.T)
@@ -160,28 +163,30 @@ class Dropout(Layer):
         # NOTE: an unseeded layer draws its seed once, from nb.utils.set_random_seed, and
         # keeps it in its config, so a saved and reloaded model drops the same units.
         self.seed = int(nbrandom.generator().integers(2**62)) if seed is None else int(seed)
-        # The mask of a training call is a function of (seed, step) only: the model sets
-        # `step` to the optimizer's iteration count, so a resumed fit draws the same masks.
-        self.step = None
+        # The mask of a training call is a function of (seed, step) only: a model passes
+        # the optimizer's iteration count as `step`, so a resumed fit draws the same
+        # masks; called alone, the layer counts its own training calls.
         self._calls = 0
         self._mask = None
 
-    def forward(self, x, training=False):
+    stepped = True   # a model passes forward(..., step=) (nbnet.plan)
+
+    def forward(self, x, training=False, step=None):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
         x = np.ascontiguousarray(x, dtype=self.dtype)
         y = self.buffer("y", x.shape)
         mask = self.buffer("mask", x.shape)
-        step = self._calls if self.step is None else self.step
+        step = self._calls if step is None else step
         self._calls += 1
         seed = (self.seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + 1) % (2**63)
         KD.dropout_forward(y.reshape(-1), mask.reshape(-1), x.reshape(-1), self.rate, seed)
         self._mask = mask
         return y
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         if self._mask is None:  # identity forward
             return dy
@@ -211,8 +216,8 @@ class Flatten(Layer):
         self._in_shape = x.shape
         return np.ascontiguousarray(x).reshape(x.shape[0], -1)
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         return np.ascontiguousarray(dy).reshape(self._in_shape)
 
@@ -254,8 +259,8 @@ class Reshape(Layer):
         out = self.compute_output_shape(x.shape)
         return np.ascontiguousarray(x).reshape((x.shape[0],) + tuple(out[1:]))
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         return np.ascontiguousarray(dy).reshape(self._in_shape)
 

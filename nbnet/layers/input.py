@@ -33,7 +33,7 @@ class InputLayer(Layer):
     def forward(self, x, training=False):
         return x
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         return dy
 
     def get_config(self):

@@ -17,7 +17,7 @@ Maximum / Minimum: on a tie the gradient goes to the FIRST input holding the max
 (minimum), so the gradients of the inputs always sum to dy; a NaN wins (propagates).
 backward returns a list of gradients, one per input, views of one layer-owned buffer
 (distinct arrays, overwritten by the next backward call); a list of None when
-need_input_grad is False (a layer that reads only the model's inputs).
+backward is called with need_dx=False (a layer that reads only the model's inputs).
 """
 import math
 
@@ -99,17 +99,17 @@ class Merge(Layer):
             a = yf
         return y
 
-    def _grads(self, dy):
+    def _grads(self, dy, need_dx):
         """(dy as (N,), the (n, N) gradient buffer), or (None, None) when no input
         gradient is needed."""
-        if not self.need_input_grad:
+        if not need_dx:
             return None, None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(-1)
         dxs = self.buffer("dx", (self._n,) + self._shape)
         return dy, dxs
 
-    def _sum_backward(self, dy, s0, s):
-        dy, dxs = self._grads(dy)
+    def _sum_backward(self, dy, s0, s, need_dx):
+        dy, dxs = self._grads(dy, need_dx)
         if dxs is None:
             return [None] * self._n
         K.sum_backward(dxs.reshape(self._n, -1), dy, float(s0), float(s))
@@ -125,8 +125,8 @@ class Add(Merge):
     def forward(self, xs, training=False):
         return self._fold(self._inputs(xs), K.ADD)
 
-    def backward(self, dy):
-        return self._sum_backward(dy, 1.0, 1.0)
+    def backward(self, dy, need_dx=True):
+        return self._sum_backward(dy, 1.0, 1.0, need_dx)
 
 
 class Subtract(Merge):
@@ -136,8 +136,8 @@ class Subtract(Merge):
     def forward(self, xs, training=False):
         return self._fold(self._inputs(xs), K.SUBTRACT)
 
-    def backward(self, dy):
-        return self._sum_backward(dy, 1.0, -1.0)
+    def backward(self, dy, need_dx=True):
+        return self._sum_backward(dy, 1.0, -1.0, need_dx)
 
 
 class Average(Merge):
@@ -147,8 +147,8 @@ class Average(Merge):
         flat = self._inputs(xs)
         return self._fold(flat, K.ADD, d_last=len(flat))
 
-    def backward(self, dy):
-        return self._sum_backward(dy, 1.0 / self._n, 1.0 / self._n)
+    def backward(self, dy, need_dx=True):
+        return self._sum_backward(dy, 1.0 / self._n, 1.0 / self._n, need_dx)
 
     def flops(self, input_shape):
         return math.prod(input_shape[0][1:]) * len(input_shape)
@@ -162,8 +162,8 @@ class Multiply(Merge):
         self._xs = flat
         return self._fold(flat, K.MULTIPLY)
 
-    def backward(self, dy):
-        dy, dxs = self._grads(dy)
+    def backward(self, dy, need_dx=True):
+        dy, dxs = self._grads(dy, need_dx)
         if dxs is None:
             return [None] * self._n
         x, n = self._xs, self._n
@@ -205,8 +205,8 @@ class _Extreme(Merge):
         self._idx = ixf
         return y
 
-    def backward(self, dy):
-        dy, dxs = self._grads(dy)
+    def backward(self, dy, need_dx=True):
+        dy, dxs = self._grads(dy, need_dx)
         if dxs is None:
             return [None] * self._n
         K.extreme_backward(dxs.reshape(self._n, -1), dy, self._idx)
@@ -280,9 +280,9 @@ class Concatenate(Layer):
         self._split = (shapes, outer, widths, total)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         shapes, outer, widths, total = self._split
-        if not self.need_input_grad:
+        if not need_dx:
             return [None] * len(shapes)
         dy2 = np.ascontiguousarray(dy, dtype=self.dtype).reshape(outer, total)
         flat = self.buffer("dx", (outer * total,))

@@ -42,11 +42,8 @@ class BatchNormalization(Layer):
                        "moving_variance_initializer": moving_variance_initializer}
         for v in self._inits.values():
             initializers.get(v)  # fail early on an unknown name
-        # NOTE: set by the model to fuse a following ReLU (y = max(bn(x), 0)); not config.
-        self.fused_relu = False
-        # NOTE: set by a distributed fit (nbnet.distributed): statistics over all ranks.
-        self.comm = None
         self.gamma = self.beta = None
+        self._relu = False     # whether the last forward applied a ReLU (relu=True)
 
     # ---------------------------------------------------------------- build
     def build(self, input_shape):
@@ -77,7 +74,9 @@ class BatchNormalization(Layer):
         return gamma, beta
 
     # ---------------------------------------------------------------- forward
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, relu=False, comm=None):
+        """relu=True: y = max(bn(x), 0) in the same pass (the model's batchnorm_relu unit);
+        comm (a distributed fit's communicator): batch statistics over all ranks."""
         c = self.moving_mean.shape[0]
         if x.shape[-1] != c:
             raise DataError(f"{self.name}: expected {c} features on the last axis, got input "
@@ -89,11 +88,11 @@ class BatchNormalization(Layer):
         gamma, beta = self._gamma_beta()
         mean = self.buffer("mean", (c,), np.float64)
         inv_std = self.buffer("inv_std", (c,), np.float64)
-        relu = bool(self.fused_relu)
+        relu = self._relu = bool(relu)
         self._train_mode = bool(training) and self.trainable
-        if self._train_mode and self.comm is not None:
-            self._n_global = _bn_forward_global(self.comm, y2, mean, inv_std, x2, gamma,
-                                                          beta, self.epsilon, relu)
+        if self._train_mode and comm is not None:
+            self._n_global = _bn_forward_global(comm, y2, mean, inv_std, x2, gamma, beta,
+                                                self.epsilon, relu)
         elif self._train_mode:
             if m < 2:
                 raise DataError(f"{self.name}: BatchNormalization cannot train on one value "
@@ -114,20 +113,21 @@ class BatchNormalization(Layer):
         return y
 
     # ---------------------------------------------------------------- backward
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True, comm=None):
+        """comm: the communicator the forward had (a distributed fit), else None."""
         x2, mean, inv_std = self._x2, self._mean, self._inv_std
         m, c = x2.shape
         dy2 = np.ascontiguousarray(dy, dtype=self.dtype).reshape(m, c)
         gamma, beta = self._gamma_beta()
-        relu = bool(self.fused_relu)
+        relu = self._relu
         dx = self.buffer("dx", self._shape)
         dx2 = dx.reshape(m, c)
         if self._train_mode:
             dgamma = self.gamma.grad if self.scale else self.buffer("dgamma", (c,))
             dbeta = self.beta.grad if self.center else self.buffer("dbeta", (c,))
-            if self.comm is not None:
-                _bn_backward_global(self.comm, self._n_global, dx2, dgamma, dbeta, dy2,
-                                              x2, mean, inv_std, gamma, beta, relu)
+            if comm is not None:
+                _bn_backward_global(comm, self._n_global, dx2, dgamma, dbeta, dy2, x2, mean,
+                                    inv_std, gamma, beta, relu)
             else:
                 K.batchnorm_backward_tall(dx2, dgamma, dbeta, dy2, x2, mean, inv_std, gamma,
                                           beta, relu)
@@ -144,7 +144,7 @@ class BatchNormalization(Layer):
                     self.gamma.grad[...] = np.sum(g * xhat, axis=0)
                 if self.center:
                     self.beta.grad[...] = np.sum(g, axis=0)
-        return dx if self.need_input_grad else None
+        return dx if need_dx else None
 
     # ---------------------------------------------------------------- misc
     def flops(self, input_shape):

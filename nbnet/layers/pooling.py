@@ -59,8 +59,8 @@ class MaxPooling2D(_Pooling2D):
         self._argmax, self._in_shape = argmax, x.shape
         return y
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._argmax.shape)
         dx = self.buffer("dx", self._in_shape)
@@ -81,8 +81,8 @@ class AveragePooling2D(_Pooling2D):
         self._pads, self._in_shape, self._out_shape = (pt, pl), x.shape, out_shape
         return y
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._out_shape)
         dx = self.buffer("dx", self._in_shape)
@@ -141,8 +141,8 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         KP.global_avg_pool_forward(y, x)
         return self._output(y)
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         dx = self.buffer("dx", self._in_shape)
         KP.global_avg_pool_backward(dx, self._dy(dy))
@@ -159,8 +159,8 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         self._argmax = argmax
         return self._output(y)
 
-    def backward(self, dy):
-        if not self.need_input_grad:
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
             return None
         dx = self.buffer("dx", self._in_shape)
         KP.global_max_pool_backward(dx, self._dy(dy), self._argmax)

@@ -115,25 +115,22 @@ def test_unsupported_arguments():
 
 @pytest.mark.parametrize("make", [Softmax, lambda: Activation("softmax"),
                                   lambda: Activation("sigmoid")])
-def test_emit_logits_passes_through(make):
+def test_logits_pass_through(make):
     layer = make()
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(layer.dtype)
     dy = np.random.default_rng(1).normal(size=(3, 4)).astype(layer.dtype)
-    layer.emit_logits = True
-    np.testing.assert_array_equal(layer.forward(x, training=True), x)
+    np.testing.assert_array_equal(layer.forward(x, training=True, logits=True), x)
     np.testing.assert_array_equal(layer.backward(dy), dy)
-    layer.emit_logits = False
     y = layer.forward(x, training=True)
     assert not np.allclose(y, x)
     assert not np.allclose(layer.backward(dy), dy)
 
 
-def test_need_input_grad_false_returns_none():
+def test_need_dx_false_returns_none():
     layer = Activation("tanh")
     layer(np.ones((2, 3)))
-    layer.need_input_grad = False
     layer.forward(np.ones((2, 3), layer.dtype))
-    assert layer.backward(np.ones((2, 3), layer.dtype)) is None
+    assert layer.backward(np.ones((2, 3), layer.dtype), need_dx=False) is None
 
 
 def test_float32_layer_matches_reference():

@@ -221,23 +221,20 @@ def test_conv2d_backward_bitwise_identical_at_1_and_2_threads(conv_path):
     _check_path(layer, conv_path)
 
 
-def test_emit_logits_and_frozen_and_first_layer(float64, conv_path):
+def test_logits_and_frozen_and_first_layer(float64, conv_path):
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 2))
     layer = Conv2D(3, 3, activation="softmax", bias_initializer="random_normal")
     assert layer.final_activation == "softmax"
     y = layer(x)
     np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-12)  # softmax over channels
-    layer.emit_logits = True
-    z = layer(x)
+    z = np.array(layer.forward(x, logits=True))
     np.testing.assert_allclose(np.exp(z) / np.exp(z).sum(-1, keepdims=True), y, rtol=1e-12)
-    layer.need_input_grad = False
-    layer.forward(x, training=True)
-    assert layer.backward(np.ones_like(z)) is None
+    layer.forward(x, training=True, logits=True)
+    assert layer.backward(np.ones_like(z), need_dx=False) is None
     np.testing.assert_allclose(layer.bias.grad, np.prod(z.shape[:3]))  # db = sum of dz
     layer.trainable = False
     layer.kernel.grad[...] = 7.0
-    layer.need_input_grad = True
-    layer.forward(x, training=True)
+    layer.forward(x, training=True, logits=True)
     assert layer.backward(np.ones_like(z)).shape == x.shape
     assert np.all(layer.kernel.grad == 7.0)  # frozen: not touched
 

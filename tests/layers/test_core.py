@@ -55,15 +55,14 @@ def test_dense_matches_reference(activation, dtype):
     np.testing.assert_allclose(layer.bias.grad, db_ref, rtol=rtol, atol=atol)
 
 
-def test_dense_emit_logits():
+def test_dense_logits():
     layer = Dense(4, activation="softmax", bias_initializer="random_normal", dtype="float64")
     x = _x((3, 5))
     probs = layer(x)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
-    assert layer.final_activation == "softmax" and layer.emit_logits is False
+    assert layer.final_activation == "softmax"
     W, b = layer.get_weights()
-    layer.emit_logits = True
-    logits = layer.forward(x, training=True)
+    logits = layer.forward(x, training=True, logits=True)
     np.testing.assert_allclose(logits, x @ W + b, rtol=1e-12)
     g = _x((3, 4), seed=2)  # dL/dlogits
     dx = layer.backward(g.copy())
@@ -84,9 +83,8 @@ def test_dense_frozen_and_first_layer():
     np.testing.assert_allclose(dx, np.ones((4, 3)) @ layer.kernel.value.T)
     assert np.all(layer.kernel.grad == 9.0) and np.all(layer.bias.grad == 9.0)
     layer.trainable = True
-    layer.need_input_grad = False
     layer.forward(x, training=True)
-    assert layer.backward(np.ones((4, 3))) is None
+    assert layer.backward(np.ones((4, 3)), need_dx=False) is None
     np.testing.assert_allclose(layer.kernel.grad, x.T @ np.ones((4, 3)))
 
 

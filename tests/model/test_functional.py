@@ -275,9 +275,8 @@ def test_residual_block_matches_pytorch_at_float64(float64):
     (ty * torch.from_numpy(r)).sum().backward()
     y = model._forward(np.ascontiguousarray(x), training=True)
     np.testing.assert_allclose(y, ty.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
-    model.need_input_grad = True        # as when the block is a layer of a bigger model
-    model._forward(np.ascontiguousarray(x), training=True)
-    dx = model._backward(np.ascontiguousarray(r.transpose(0, 2, 3, 1)))
+    model.forward(np.ascontiguousarray(x), training=True)   # as a layer of a bigger model
+    dx = model.backward(np.ascontiguousarray(r.transpose(0, 2, 3, 1)), need_dx=True)
     np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-9, atol=1e-11)
     for conv, tconv in ((c1, block.c1), (c2, block.c2)):
         np.testing.assert_allclose(conv.weights[0].grad, tconv.weight.grad.numpy().transpose(2, 3, 1, 0),

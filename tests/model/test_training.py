@@ -188,8 +188,9 @@ def test_batchnorm_relu_fusion_changes_no_bit():
                                *mid, layers.ReLU(), layers.Dense(10)])
         model.compile("adam", nb.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x_tr, y_tr, epochs=2, batch_size=64, verbose=0)
-        bn = model.layers[1]
-        assert bn.fused_relu is not separate
+        assert [c.name for c in model._plan] == (
+            ["layer", "batchnorm", "layer", "layer", "layer"] if separate else
+            ["layer", "batchnorm_relu", "fused", "layer"])
         return model.get_weights(), model.predict(x_tr)
 
     (wa, pa), (wb, pb) = train(False), train(True)
@@ -209,5 +210,39 @@ def test_uncompiled_predict_fuses_batchnorm_relu_bit_for_bit():
     for layer in model.layers:  # unfused: each layer alone
         h = np.array(layer.forward(h, training=False), copy=True)
     out = model.predict(x, batch_size=50)
-    assert bn.fused_relu  # predict fused them although the model was never compiled
+    # predict fused them although the model was never compiled
+    assert [c.name for c in model._plan] == ["layer", "batchnorm_relu", "fused", "layer"]
     assert np.array_equal(out, h)
+
+
+def test_layers_of_a_fitted_model_compute_alone_what_they_compute_alone():
+    """The model steers its layers through the plan's arguments, never by setting
+    attributes on them: after a fit that fused batch norm + ReLU and softmax +
+    cross-entropy (and drew dropout masks by step), each layer called alone still
+    computes its own function, and a layer's attributes are the ones its own calls make."""
+    def make():
+        nb.utils.set_random_seed(2)
+        return [layers.Dense(16), layers.BatchNormalization(), layers.ReLU(),
+                layers.Dropout(0.2), layers.Dense(3, activation="softmax")]
+
+    x_tr, y_tr, _, _ = digits_split()
+    alone = make()
+    model = nb.Sequential([nb.Input(shape=(64,))] + make())
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x_tr[:256], y_tr[:256] % 3, epochs=1, batch_size=64, verbose=0)
+    assert [c.name for c in model._plan] == ["layer", "batchnorm_relu", "fused", "stepped", "logits"]
+    dense, bn, relu, drop, out = model.layers
+    h = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    assert np.any(bn(h) < 0)                                   # no ReLU inside
+    np.testing.assert_array_equal(relu(h), np.maximum(h, 0))   # the ReLU applies itself
+    probs = out(h)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)   # not logits
+    # the same layers, used alone (forward and backward, training and not), hold the
+    # same attribute names as the ones inside the fitted model
+    a = x_tr[:64]
+    for layer_alone, layer_in in zip(alone, model.layers):
+        for training in (True, False):
+            b = layer_alone(a, training=training)
+            layer_alone.backward(np.ones_like(b))
+        a = b
+        assert set(vars(layer_in)) <= set(vars(layer_alone)), layer_in.name
