@@ -3,24 +3,22 @@ import click
 
 import nbnet as nb
 
-# Losses that need class labels; the others (mse, mae, huber, ...) need a regression target.
-CLASSIFICATION_LOSSES = ("SparseCategoricalCrossentropy", "BinaryCrossentropy")
-
-
 def choose_loss(task, class_names, loss):
-    """The loss name for the task; --loss must suit the task (checked before training)."""
+    """The loss name for the task; --loss must suit the task (checked before training).
+    A class label column needs a loss whose declared target is "sparse" (or "binary"
+    for two classes); a regression target a "regression" one (nbnet.losses)."""
     if loss is None:
         return "sparse_categorical_crossentropy" if task == "classification" else "mse"
-    kind = type(nb.losses.get(loss)).__name__
+    target = nb.losses.get(loss).target
     if task == "classification":
-        if kind not in CLASSIFICATION_LOSSES:
+        if target not in ("sparse", "binary"):
             raise click.BadParameter(f"{loss!r} does not suit a classification target; use "
                                      f"sparse_categorical_crossentropy (or binary_crossentropy "
                                      f"for two classes)", param_hint="--loss")
-        if kind == "BinaryCrossentropy" and len(class_names) != 2:
-            raise click.BadParameter(f"binary_crossentropy needs 2 classes, the target has "
+        if target == "binary" and len(class_names) != 2:
+            raise click.BadParameter(f"{loss} needs 2 classes, the target has "
                                      f"{len(class_names)}", param_hint="--loss")
-    elif kind in CLASSIFICATION_LOSSES or "Categorical" in kind:
+    elif target != "regression":
         raise click.BadParameter(f"{loss!r} needs class labels but the target is a regression "
                                  f"target; use mse, mae or huber (or --task classification)",
                                  param_hint="--loss")
@@ -32,7 +30,7 @@ def output_spec(task, class_names, loss):
     included), one sigmoid unit with binary_crossentropy, one linear unit for regression."""
     if task == "regression":
         return 1, None
-    if type(nb.losses.get(loss)).__name__ == "BinaryCrossentropy":
+    if nb.losses.get(loss).target == "binary":
         return 1, "sigmoid"
     return len(class_names), "softmax"
 

@@ -75,10 +75,10 @@ class _EveryNEpochs(nb.callbacks.Callback):
 @click.option("--color-mode", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
               help="Channels images are converted to (image folders only).")
 @click.option("--loss", default=None, callback=check_loss,
-              help="Loss. Default: sparse_categorical_crossentropy for classification, mse "
-                   "for regression.")
+              help="Loss: " + ", ".join(nb.losses.LOSSES.names()) + ". Default: "
+                   "sparse_categorical_crossentropy for classification, mse for regression.")
 @click.option("--optimizer", default="adam", callback=check_optimizer,
-              help="Optimizer: adam, adamw, sgd, rmsprop or adagrad.")
+              help="Optimizer: " + ", ".join(nb.optimizers.OPTIMIZERS.names()) + ".")
 @click.option("--lr", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Learning rate. Default: the optimizer's own (adam 0.001).")
 @click.option("--epochs", default="auto", callback=parse_epochs,

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import config
 from .kernels import activations as K
+from .registry import Registry
 
 
 def _as_float(x):
@@ -135,8 +136,10 @@ _SPECS = {
     "log_softmax": (log_softmax, K.LOG_SOFTMAX, 0.0),
 }
 _NAME_OF = {}
+ACTIVATIONS = Registry("activation")
 for _name, (_fn, _, _) in _SPECS.items():
     _NAME_OF.setdefault(_fn, _name)  # swish is silu: "silu"
+    ACTIVATIONS.add(_fn, name=_name)
 
 
 def serialize(activation):
@@ -144,9 +147,7 @@ def serialize(activation):
     if activation is None:
         return "linear"
     if isinstance(activation, str):
-        if activation not in _SPECS:
-            raise ValueError(f"unknown activation {activation!r}; "
-                             f"known: {', '.join(sorted(_SPECS))}")
+        ACTIVATIONS.lookup(activation)   # an unknown name raises, listing the known ones
         return activation
     try:
         return _NAME_OF[activation]

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import random as nbrandom
+from .registry import Registry
 
 # std of a standard normal truncated to [-2, 2]; Keras divides by it so that the
 # truncated draw has the requested standard deviation.
@@ -215,30 +216,26 @@ _ALIASES = {
 globals().update({k: v for k, v in _ALIASES.items() if k.isidentifier()})
 
 
+INITIALIZERS = Registry("initializer", Initializer)
+for _cls in _CLASSES.values():
+    INITIALIZERS.add(_cls, aliases=[k for k, v in _ALIASES.items() if v is _cls])
+
+
 def get(identifier):
-    """A string, a {"class_name", "config"} dict, an Initializer or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in _ALIASES:
-            return _ALIASES[key]()
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"unknown initializer {identifier!r}; known: {', '.join(sorted(_ALIASES))}")
-    if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}")
-        return cls.from_config(identifier.get("config", {}))
-    if callable(identifier):
+    """A string, a {"class_name", "config"} dict, an Initializer, a registered class, or
+    any callable (shape, dtype) -> array (returned as it is)."""
+    if callable(identifier) and not isinstance(identifier, type):
         return identifier
-    raise ValueError(f"cannot interpret {identifier!r} as an initializer")
+    return INITIALIZERS.get(identifier)
+
+
+def deserialize(spec):
+    return INITIALIZERS.deserialize(spec)
 
 
 def serialize(init):
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        return INITIALIZERS.serialize(init)
     if isinstance(init, str):
         return init
     raise ValueError(f"initializer {init!r} cannot be saved; use a named initializer")

@@ -18,6 +18,7 @@ import numpy as np
 from . import config
 from .errors import DataError
 from .kernels import losses as K
+from .registry import Registry
 
 
 def _rows(a, width=None):
@@ -97,9 +98,14 @@ def _float_dtype(a):
 
 class Loss:
     """Base class: subclasses implement forward_backward and get_config."""
-    is_sparse = False
-    logits_activation = None   # "softmax" / "sigmoid" for cross-entropies
     default_name = "loss"
+    # What the loss declares as data (nbnet.training, the profiler and the CLI read it):
+    # target  "sparse" (integer class labels), "categorical" (one row of class
+    #         probabilities per sample), "binary" (values in [0, 1]) or "regression";
+    # logits_activation  the output activation whose logits the loss can take instead
+    #         (with from_logits=False: the model trains through loss.with_logits()).
+    target = "regression"
+    logits_activation = None
 
     def __init__(self, name=None):
         self.name = name or self.default_name
@@ -108,7 +114,7 @@ class Loss:
         """The batch mean (Keras' "sum_over_batch_size"); with sample_weight (N,):
         sum_n w_n l_n / N."""
         y_pred = np.ascontiguousarray(y_pred, dtype=_float_dtype(y_pred))
-        if self.is_sparse:
+        if self.target == "sparse":
             y_true = np.asarray(y_true)
             if y_true.size * y_pred.shape[-1] != y_pred.size:
                 raise DataError(f"{self.name}: labels of shape {y_true.shape} do not match "
@@ -153,7 +159,12 @@ class Loss:
         return f"<{type(self).__name__} {self.get_config()}>"
 
 
+LOSSES = Registry("loss", Loss)
+
+
 class _CrossEntropy(Loss):
+    logits_activation = "softmax"
+
     def __init__(self, from_logits=False, label_smoothing=0.0, name=None):
         super().__init__(name)
         self.from_logits = bool(from_logits)
@@ -173,10 +184,11 @@ class _CrossEntropy(Loss):
                 "label_smoothing": self.label_smoothing}
 
 
+@LOSSES.register(aliases=("categorical_crossentropy",))
 class CategoricalCrossentropy(_CrossEntropy):
     """-sum_k t_k log p_k over one-hot (or soft) targets (N, K)."""
     default_name = "categorical_crossentropy"
-    logits_activation = "softmax"
+    target = "categorical"
 
     def forward_backward(self, grad, y_pred, y_true):
         k = y_pred.shape[-1]
@@ -197,11 +209,11 @@ class CategoricalCrossentropy(_CrossEntropy):
         return _samples(rows, y_pred)
 
 
+@LOSSES.register(aliases=("sparse_categorical_crossentropy",))
 class SparseCategoricalCrossentropy(_CrossEntropy):
     """Categorical cross-entropy with integer labels (N,) in [0, K)."""
     default_name = "sparse_categorical_crossentropy"
-    logits_activation = "softmax"
-    is_sparse = True
+    target = "sparse"
 
     def forward_backward(self, grad, y_pred, y_true):
         k = y_pred.shape[-1]
@@ -224,9 +236,11 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         return _samples(_ce_rows(_rows(y_pred, k).astype(np.float64), t, self.from_logits), y_pred)
 
 
+@LOSSES.register(aliases=("binary_crossentropy",))
 class BinaryCrossentropy(_CrossEntropy):
     """Mean over all outputs of -(y log p + (1-y) log(1-p)); smoothing y -> y(1-s) + s/2."""
     default_name = "binary_crossentropy"
+    target = "binary"
     logits_activation = "sigmoid"
 
     def forward_backward(self, grad, y_pred, y_true):
@@ -267,6 +281,7 @@ class _Pointwise(Loss):
         return self._elementwise(p - np.asarray(y_true, dtype=np.float64).reshape(p.shape)).mean(axis=1)
 
 
+@LOSSES.register(aliases=("mse", "mean_squared_error"))
 class MeanSquaredError(_Pointwise):
     default_name = "mean_squared_error"
     _kernel = staticmethod(K.mse)
@@ -275,6 +290,7 @@ class MeanSquaredError(_Pointwise):
         return d * d
 
 
+@LOSSES.register(aliases=("mae", "mean_absolute_error"))
 class MeanAbsoluteError(_Pointwise):
     default_name = "mean_absolute_error"
     _kernel = staticmethod(K.mae)
@@ -283,6 +299,7 @@ class MeanAbsoluteError(_Pointwise):
         return np.abs(d)
 
 
+@LOSSES.register(aliases=("huber", "huber_loss"))
 class Huber(_Pointwise):
     """0.5 d^2 where |d| <= delta, else delta (|d| - delta / 2) (Keras)."""
     default_name = "huber_loss"
@@ -305,6 +322,7 @@ class Huber(_Pointwise):
         return {"name": self.name, "delta": self.delta}
 
 
+@LOSSES.register(aliases=("smooth_l1",))
 class SmoothL1(_Pointwise):
     """PyTorch SmoothL1Loss: 0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
     default_name = "smooth_l1"
@@ -329,38 +347,18 @@ class SmoothL1(_Pointwise):
         return {"name": self.name, "beta": self.beta}
 
 
-_CLASSES = {c.__name__: c for c in (
-    CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
-    MeanSquaredError, MeanAbsoluteError, Huber, SmoothL1)}
-
-_STRINGS = {
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber, "smooth_l1": SmoothL1,
-}
-
-
 def get(identifier):
-    """A Loss, a Keras string ("mse", "categorical_crossentropy", ...), a class name, or
-    a {"class_name", "config"} dict -> a Loss instance."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _STRINGS.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(_STRINGS))}")
-        return cls()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]].from_config(dict(identifier.get("config", {})))
-    if isinstance(identifier, type) and identifier in _CLASSES.values():
-        return identifier()
-    raise ValueError(f"cannot interpret {identifier!r} as a loss")
+    """A Loss, a Keras string ("mse", "categorical_crossentropy", ...), a class name, a
+    registered class or a {"class_name", "config"} dict -> a Loss instance."""
+    if identifier is None:
+        raise ValueError("a loss is needed, e.g. 'mse' or 'sparse_categorical_crossentropy'")
+    return LOSSES.get(identifier)
+
+
+def deserialize(spec):
+    return LOSSES.deserialize(spec)
 
 
 def serialize(loss):
     """Loss -> JSON-able {"class_name", "config"} (get() reads it back)."""
-    loss = get(loss)
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return LOSSES.serialize(get(loss))

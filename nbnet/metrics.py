@@ -10,6 +10,7 @@ Logged names: the string the user gave ("accuracy", "acc", "mse", ...) as in Ker
 import numpy as np
 
 from .errors import DataError
+from .registry import Registry
 
 
 class Metric:
@@ -161,7 +162,7 @@ class Accuracy(MeanMetricWrapper):
         self._kind = None
         if output_shape is not None and tuple(output_shape)[-1] == 1:
             self._kind = BinaryAccuracy
-        elif loss is not None and getattr(loss, "is_sparse", False):
+        elif loss is not None and getattr(loss, "target", None) == "sparse":
             self._kind = SparseCategoricalAccuracy
         elif loss is not None and output_shape is not None:
             self._kind = CategoricalAccuracy
@@ -199,25 +200,28 @@ _STRINGS = {
 }
 
 
+METRICS = Registry("metric", Metric)
+for _cls in _CLASSES.values():
+    METRICS.add(_cls, aliases=[k for k, v in _STRINGS.items() if v is _cls] +
+                (["accuracy", "acc"] if _cls is Accuracy else []))
+del _CLASSES, _STRINGS
+
+
 def get(identifier, loss=None, output_shape=None):
     """A Metric instance, a string, or a {"class_name", "config"} dict -> a new Metric.
     Strings keep the user's spelling as the metric name ("acc" logs as "acc").
     "accuracy"/"acc" picks binary (one output), sparse (sparse loss) or categorical."""
-    if isinstance(identifier, Metric):
-        return identifier
     if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in ("accuracy", "acc"):
+        cls = METRICS.lookup(identifier)
+        if cls is Accuracy:
             return Accuracy(identifier, loss=loss, output_shape=output_shape)
-        cls = _STRINGS.get(key) or _CLASSES.get(identifier)
-        if cls is None:
-            known = ", ".join(["accuracy", "acc"] + sorted(_STRINGS))
-            raise ValueError(f"unknown metric {identifier!r}; known: {known}")
         return cls(name=identifier)
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]].from_config(dict(identifier.get("config", {})))
-    raise ValueError(f"cannot interpret {identifier!r} as a metric")
+    return METRICS.get(identifier)
 
 
 def serialize(metric):
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return METRICS.serialize(metric)
+
+
+def deserialize(spec):
+    return METRICS.deserialize(spec)

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .kernels import optim as K
+from .registry import Registry
 
 
 class _Default(float):
@@ -294,29 +295,24 @@ class AdamW(Adam):
                          lr=lr, betas=betas, eps=eps)
 
 
-_CLASSES = {c.__name__.lower(): c for c in (SGD, Adagrad, RMSprop, Adam, AdamW)}
+OPTIMIZERS = Registry("optimizer", Optimizer)
+for _cls in (SGD, Adagrad, RMSprop, Adam, AdamW):
+    OPTIMIZERS.add(_cls, aliases=[_cls.__name__.lower()])
 
 
 def get(identifier):
-    """An Optimizer from a name ("adam", case-insensitive), a {"class_name", "config"}
-    dict (as serialize writes) or an Optimizer instance (returned as is)."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}; known: {', '.join(_CLASSES)}")
-        return cls()
-    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
-        cls = _CLASSES.get(identifier["class_name"].lower())
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier['class_name']!r}; "
-                             f"known: {', '.join(_CLASSES)}")
-        return cls(**identifier.get("config", {}))
-    raise ValueError(f"cannot interpret {identifier!r} as an optimizer; "
-                     f"use one of {', '.join(_CLASSES)} or an Optimizer instance")
+    """An Optimizer from a name ("adam", any case), a {"class_name", "config"} dict (as
+    serialize writes) or an Optimizer instance (returned as is)."""
+    if identifier is None:
+        raise ValueError(f"an optimizer is needed; use one of {', '.join(OPTIMIZERS.names())} "
+                         f"or an Optimizer instance")
+    return OPTIMIZERS.get(identifier)
+
+
+def deserialize(spec):
+    return OPTIMIZERS.deserialize(spec)
 
 
 def serialize(optimizer):
     """{"class_name": "Adam", "config": {...}}: JSON-able, get() rebuilds it."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return OPTIMIZERS.serialize(optimizer)

@@ -2,7 +2,6 @@
 choice of the fused output path, batch boundaries."""
 import numpy as np
 
-from . import losses as L
 from .errors import DataError
 from .kernels.checks import all_finite
 
@@ -55,12 +54,13 @@ def check_y(y, n, loss, output_shape, dtype, what):
         raise DataError(f"{what}: y contains NaN or Inf (first in sample {_first_bad(arr)})")
     out_dims = tuple(output_shape[1:])
     k = out_dims[-1] if out_dims else 1
-    if isinstance(loss, L.SparseCategoricalCrossentropy):
+    target = getattr(loss, "target", "regression")   # what the loss declares (nbnet.losses)
+    if target == "sparse":
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:
-            raise DataError(f"{what}: sparse_categorical_crossentropy needs integer labels of "
-                            f"shape (N,), got y of shape {arr.shape}")
+            raise DataError(f"{what}: {loss.name} needs integer labels of shape (N,), got y "
+                            f"of shape {arr.shape}")
         if np.any(arr != np.floor(arr)):
             raise DataError(f"{what}: sparse labels must be integers (sample {int(np.argmax(arr != np.floor(arr)))})")
         lo, hi = arr.min(), arr.max()
@@ -69,8 +69,8 @@ def check_y(y, n, loss, output_shape, dtype, what):
             raise DataError(f"{what}: label {arr[i]:g} in sample {i} is out of range for "
                             f"{k} classes (labels must be 0..{k - 1})")
         return np.ascontiguousarray(arr, dtype=np.int64)
-    if isinstance(loss, L.CategoricalCrossentropy) and arr.ndim == 1 and k > 1:
-        raise DataError(f"{what}: categorical_crossentropy needs one-hot targets of shape "
+    if target == "categorical" and arr.ndim == 1 and k > 1:
+        raise DataError(f"{what}: {loss.name} needs one-hot targets of shape "
                         f"(N, {k}), got labels of shape {arr.shape}; use "
                         f"nb.utils.to_categorical or sparse_categorical_crossentropy")
     if arr.ndim == 1 and out_dims == (1,):
@@ -78,20 +78,20 @@ def check_y(y, n, loss, output_shape, dtype, what):
     if tuple(arr.shape[1:]) != out_dims:
         raise DataError(f"{what}: the model outputs shape (None, {', '.join(map(str, out_dims))}), "
                         f"y has shape {arr.shape}")
-    if isinstance(loss, (L.BinaryCrossentropy, L.CategoricalCrossentropy)) and (arr.min() < 0 or arr.max() > 1):
+    if target in ("binary", "categorical") and (arr.min() < 0 or arr.max() > 1):
         raise DataError(f"{what}: {loss.name} targets must lie in [0, 1]")
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
 def fused_loss_for(last_layer, loss):
-    """(loss computed from logits, output activation) when the last layer ends in
-    softmax / sigmoid and the loss is the matching cross-entropy on probabilities;
-    else (None, activation name). The fused path is exact and log-sum-exp stable."""
+    """(loss computed from logits, output activation) when the last layer ends in the
+    activation the loss declares it can take the logits of (loss.logits_activation:
+    softmax for the categorical cross-entropies, sigmoid for the binary one) and the
+    loss is on probabilities; else (None, activation name). The fused path is exact and
+    log-sum-exp stable."""
     act = getattr(last_layer, "final_activation", None)
     from_logits = getattr(loss, "from_logits", True)
-    if not from_logits and (
-            (act == "softmax" and isinstance(loss, (L.CategoricalCrossentropy, L.SparseCategoricalCrossentropy)))
-            or (act == "sigmoid" and isinstance(loss, L.BinaryCrossentropy))):
+    if not from_logits and act is not None and act == getattr(loss, "logits_activation", None):
         return loss.with_logits(), act
     return None, act
 

@@ -48,6 +48,7 @@ RANKS = {
     "nbnet.machine": FOUNDATIONS,
     "nbnet.utils": FOUNDATIONS,
     "nbnet.fileio": FOUNDATIONS,       # atomic writes
+    "nbnet.registry": FOUNDATIONS,     # the one registry type (get / serialize / deserialize)
     "nbnet._version": FOUNDATIONS,
     # 2. the building blocks a model is made of (DESIGN: layers/losses/optimizers).
     "nbnet.initializers": BLOCKS,

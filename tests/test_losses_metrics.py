@@ -121,8 +121,8 @@ def test_get_serialize_and_names():
         spec = json.loads(json.dumps(losses.serialize(loss)))
         again = losses.get(spec)
         assert type(again) is type(loss) and again.get_config() == loss.get_config()
-    assert losses.get("sparse_categorical_crossentropy").is_sparse
-    assert not losses.get("categorical_crossentropy").is_sparse
+    assert losses.get("sparse_categorical_crossentropy").target == "sparse"
+    assert losses.get("categorical_crossentropy").target == "categorical"
     h = losses.get(losses.serialize(losses.Huber(delta=0.3)))
     assert h.delta == 0.3
     with pytest.raises(ValueError, match="unknown loss"):

@@ -17,6 +17,7 @@ from .base import Layer
 class ActivationBase(Layer):
     """Applies the activation given by `_code` / `_alpha` / `_act_name` (set by the
     subclass). No weights."""
+    _abstract = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

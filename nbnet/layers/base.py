@@ -17,9 +17,9 @@ import re
 import numpy as np
 
 from .. import config, initializers
+from ..registry import Registry
 from .node import call_symbolic, is_symbolic
 
-_REGISTRY = {}
 _NAME_COUNTS = {}
 
 
@@ -36,21 +36,19 @@ def unique_name(base):
 
 
 def get_layer_class(class_name):
-    try:
-        return _REGISTRY[class_name]
-    except KeyError:
-        raise ValueError(f"unknown layer class {class_name!r}") from None
+    """The registered layer class of that name (nbnet.registry: exact class names)."""
+    return LAYERS.lookup(class_name)
 
 
 def serialize(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return LAYERS.serialize(layer)
 
 
 def deserialize(spec):
     """{"class_name": "Dense", "config": {...}} -> a new, unbuilt layer."""
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"a layer spec needs 'class_name' and 'config', got {spec!r}")
-    return get_layer_class(spec["class_name"]).from_config(dict(spec.get("config", {})))
+    return LAYERS.deserialize(spec)
 
 
 class Weight:
@@ -89,12 +87,17 @@ class Layer:
     A layer with multi_input = True (the merge layers) takes a list of arrays: build
     and compute_output_shape get a list of shapes, forward(xs, training) a list of
     arrays, and backward(dy) returns a list of gradients, one per input. Called on
-    symbolic tensors (nb.Input), a layer records a Node instead of computing."""
+    symbolic tensors (nb.Input), a layer records a Node instead of computing.
+
+    Every subclass is registered under its class name (model files and specs name it),
+    except private ones (a leading "_") and abstract bases (`_abstract = True` in the
+    class body); a second class of a taken name is refused (nbnet.registry)."""
     multi_input = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _REGISTRY.setdefault(cls.__name__, cls)
+        if not cls.__name__.startswith("_") and not cls.__dict__.get("_abstract"):
+            LAYERS.add(cls)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  input_dim=None, **kwargs):
@@ -253,3 +256,6 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+LAYERS = Registry("layer", Layer)

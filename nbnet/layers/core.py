@@ -26,6 +26,7 @@ def _init_config(init):
 
 class KernelLayer(Layer):
     """What Dense and Conv2D share: a kernel, an optional bias, a fused activation."""
+    _abstract = True
 
     def _init_kernel_layer(self, activation, use_bias, kernel_initializer, bias_initializer):
         self.activation = activations.get(activation)

@@ -63,6 +63,7 @@ def _merged_dims(dims):
 
 class Merge(Layer):
     """Base of the element-wise merge layers (Keras' Merge)."""
+    _abstract = True
     multi_input = True
     _n_inputs = (2, math.inf)
 

@@ -5,7 +5,7 @@ kernels/pool.py; window geometry and padding are those of Conv2D (layers/conv.py
 import numpy as np
 
 from ..kernels import pool as KP
-from .base import _REGISTRY, Layer
+from .base import LAYERS, Layer
 from .conv import check_4d, check_data_format, check_padding, conv_geometry, output_size, pair
 
 
@@ -94,8 +94,8 @@ class AveragePooling2D(_Pooling2D):
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 # Hand-written specs may use the alias names; get_config always writes the canonical one.
-_REGISTRY.setdefault("MaxPool2D", MaxPooling2D)
-_REGISTRY.setdefault("AvgPool2D", AveragePooling2D)
+LAYERS.add(MaxPooling2D, name="MaxPool2D")
+LAYERS.add(AveragePooling2D, name="AvgPool2D")
 
 
 class _GlobalPooling2D(Layer):
