@@ -15,11 +15,12 @@ from time import perf_counter
 
 import numpy as np
 
-from .layers.base import Layer, Weight, deserialize, serialize, unique_name
+from .layers.base import Weight, deserialize, serialize, unique_name
 from .layers.input import InputLayer
 from .errors import DataError
 from .layers.node import SymbolicTensor, call_symbolic, is_symbolic
-from .model import Sequential, by_position_or_name
+from .model import Sequential
+from .trainer import by_position_or_name
 from .training import check_x
 
 

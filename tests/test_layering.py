@@ -68,6 +68,7 @@ RANKS = {
     "nbnet.functional": MODEL,     # Model(inputs, outputs), a Sequential subclass
     "nbnet.models": MODEL,         # the keras.models namespace
     "nbnet.training": MODEL,
+    "nbnet.trainer": MODEL,        # compile / fit / evaluate / predict, the step
     "nbnet.callbacks": MODEL,
     "nbnet.schedules": MODEL,      # epoch schedules are callbacks (DESIGN.md section 3)
     "nbnet.saving": MODEL,

@@ -13,7 +13,7 @@ import pytest
 import nbnet as nb
 from helpers import ATOL_GRAD, RTOL_GRAD, numeric_grad
 from nbnet import layers, losses
-from nbnet.model import class_weight_to_sample_weight
+from nbnet.trainer import class_weight_to_sample_weight
 
 EPS = 1e-7  # nb.config.epsilon(), Keras' default
 
