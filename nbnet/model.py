@@ -40,7 +40,6 @@ class Sequential(Trainer):
         self._initial_epoch = None
         self._interrupted = False
         self._samples_seen = 0
-        self._comm = None
         self._ctx = StepContext()
         self._plan = None
         self._heads = None

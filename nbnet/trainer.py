@@ -25,15 +25,20 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from . import random as nbrandom
+from .distributed import SingleProcess, strategy_for
 from .errors import DataError
 from .kernels.threads import small_parallel
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
 
 
+SINGLE = SingleProcess()   # the strategy outside a fit (train_on_batch, the profiler)
+
+
 class Trainer:
     """compile / fit / evaluate / predict over the model hooks (_forward, _backward,
     _make_plan, _runners, _output_runners ...) that a model class provides."""
+    _strategy = SINGLE
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -145,14 +150,14 @@ class Trainer:
             for grad in grads:
                 grad *= grad.dtype.type(share)
             parts = [loss] + ([h.last for h in self._heads] if self._multi_out else [])
-            parts = self._comm.allreduce_(np.array(parts) * share)
+            parts = self._strategy.allreduce_(np.array(parts) * share)
             loss = float(parts[0])
             for h, v in zip(self._heads if self._multi_out else [], parts[1:]):
                 h.last = float(v)
         self._backward(grads if self._multi_out else grads[0], hook)
         n = self._n_trainable
         if global_batch is not None:
-            self._comm.allreduce_(self._flat_g[:n])
+            self._strategy.allreduce_(self._flat_g[:n])
         t = perf_counter() if hook is not None else 0.0
         if n:
             self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
@@ -228,17 +233,13 @@ class Trainer:
         (x_val, y_val) or (x_val, y_val, val_sample_weight); validation_split splits
         sample_weight too (class_weight weighs the training data only, as Keras).
         distributed=True trains data-parallel over the ranks of an MPI job (see
-        nbnet.distributed; run the script under mpiexec)."""
+        nbnet.distributed; run the script under mpiexec); a strategy object from
+        nbnet.distributed is taken as it is."""
         if kwargs:
             raise TypeError(f"fit() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("fit")
-        comm = None
-        if distributed:
-            from . import distributed as dist
-            from .threads import set_num_threads, user_set_threads
-            comm = dist.communicator()
-            if not user_set_threads():
-                set_num_threads(dist.default_threads(comm.size))
+        strategy = strategy_for(distributed)
+        strategy.configure_threads()
         batch_size = _check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -271,14 +272,12 @@ class Trainer:
         if self._shuffle_seed is None:
             self._shuffle_seed = int(nbrandom.generator().integers(2**63 - 1))
         n = _nrows(x)
-        bounds = merge_tail(n, batch_size, self._has_batchnorm() or comm is not None,
-                            2 if comm is None else comm.size)
+        bounds = strategy.batches(n, batch_size, self._has_batchnorm(), merge_tail)
         if steps_per_epoch:
             bounds = bounds[:steps_per_epoch]
-        if comm is not None:
-            dist.check_batches(bounds, comm.size)
-            if comm.rank != 0:  # only rank 0 runs callbacks, prints and writes
-                callbacks, verbose = [], 0
+        strategy.check_batches(bounds)
+        if not strategy.is_chief:  # only the chief (rank 0) runs callbacks, prints and writes
+            callbacks, verbose = [], 0
         # As Keras: the user's callbacks first, then History and the progress bar, so
         # that what a callback adds to the epoch logs (learning_rate) is recorded.
         self.history = cbks.History()
@@ -294,30 +293,18 @@ class Trainer:
         xb_buf = {}
         cbl.on_train_begin()
         start = self._initial_epoch if self._initial_epoch is not None else initial_epoch
-        if comm is not None:  # rank 0's state (after BackupAndRestore) on every rank
-            dist.sync_model(self, comm)
-            start = comm.bcast(start)
-        self._comm = self._ctx.comm = comm
+        start = strategy.begin(self, start)
+        self._strategy, self._ctx.comm = strategy, strategy.comm
         try:
-            with self._kernel_threads(batch_size if comm is None else batch_size // comm.size):
+            with self._kernel_threads(strategy.local_batch_size(batch_size)):
                 logs = self._fit_epochs((x, y, sw), (xv, yv, vsw), bounds, batch_size, shuffle,
                                         start, epochs, cbl, xb_buf)
         finally:
-            self._comm = self._ctx.comm = None
-            self._ctx.step = None
+            self._strategy, self._ctx.comm, self._ctx.step = SINGLE, None, None
         self._interrupted = False
         cbl.on_train_end(logs)
-        if comm is not None:  # e.g. EarlyStopping restored the best weights on rank 0
-            for w in self.weights:
-                comm.bcast_(w.value)
+        strategy.end(self)
         return self.history
-
-    def _sync_flags(self):
-        """Rank 0's stop_training and learning rate on every rank (callbacks run there)."""
-        stop, lr = self._comm.bcast((self.stop_training, float(self.optimizer.learning_rate)))
-        self.stop_training = stop
-        if lr != float(self.optimizer.learning_rate):
-            self.optimizer.learning_rate = lr
 
     def _fit_epochs(self, train, val, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
         """train, val: (x, y, sample weights or None); val's x is None without validation."""
@@ -331,36 +318,23 @@ class Trainer:
             cbl.on_epoch_begin(epoch)
             order = (np.random.default_rng([self._shuffle_seed, epoch]).permutation(n)
                      if shuffle else None)
-            comm = self._comm
+            strategy = self._strategy
             for step, (s, e) in enumerate(bounds):
                 cbl.on_train_batch_begin(step)
-                # NOTE: sample_weight is passed only when there are weights, so that the
-                # unweighted step is the call it always was.
-                if comm is None:
-                    xb, yb, wb = _gather(x, y, order, s, e, xb_buf, sw)
-                    loss, out = (self._train_step(xb, yb) if wb is None else
-                                 self._train_step(xb, yb, sample_weight=wb))
-                    self._update_metrics(loss, out, yb, wb)
-                else:  # this rank's shard of the global batch [s, e)
-                    from .distributed import shard
-                    a, b = shard(s, e, comm.rank, comm.size)
-                    xb, yb, wb = _gather(x, y, order, a, b, xb_buf, sw)
-                    loss, out = (self._train_step(xb, yb, global_batch=e - s) if wb is None else
-                                 self._train_step(xb, yb, global_batch=e - s, sample_weight=wb))
-                    if self._all_metrics:
-                        parts = comm.allgather((_copy(out), _copy(yb),
-                                                None if wb is None else np.array(wb)))
-                        out = _concat([p[0] for p in parts])
-                        yb = _concat([p[1] for p in parts])
-                        wb = None if wb is None else np.concatenate([p[2] for p in parts])
-                    else:
-                        yb = np.empty(e - s)  # only its length counts
-                    self._update_metrics(loss, out, yb, wb)
+                a, b, global_batch = strategy.shard(s, e)   # this process's rows of [s, e)
+                xb, yb, wb = _gather(x, y, order, a, b, xb_buf, sw)
+                # NOTE: global_batch and sample_weight are passed only when there are some,
+                # so that the plain step is the call it always was.
+                kw = {} if global_batch is None else {"global_batch": global_batch}
+                if wb is not None:
+                    kw["sample_weight"] = wb
+                loss, out = self._train_step(xb, yb, **kw)
+                out, yb, wb = strategy.gather(out, yb, wb, e - s, bool(self._all_metrics))
+                self._update_metrics(loss, out, yb, wb)
                 self._samples_seen = e
                 logs = self._logs()
                 cbl.on_train_batch_end(step, logs)
-                if comm is not None:
-                    self._sync_flags()
+                strategy.sync_flags(self)
                 if self.stop_training:
                     break
             epoch_logs = dict(logs)
@@ -368,8 +342,7 @@ class Trainer:
                 val = self._evaluate_arrays(xv, yv, batch_size, vsw)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cbl.on_epoch_end(epoch, epoch_logs)
-            if self._comm is not None:
-                self._sync_flags()
+            strategy.sync_flags(self)
             if self.stop_training:
                 break
         return logs
@@ -609,12 +582,6 @@ def _rows(data, s, e):
 
 def _copy(data):
     return [np.array(d, copy=True) for d in data] if isinstance(data, list) else np.array(data, copy=True)
-
-
-def _concat(parts):
-    if isinstance(parts[0], list):
-        return [np.concatenate(col) for col in zip(*parts)]
-    return np.concatenate(parts)
 
 
 def _check_batch_size(batch_size):

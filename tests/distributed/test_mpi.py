@@ -25,7 +25,7 @@ def single(script, *args):
                           text=True, timeout=180)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "two"])
 def test_2_and_4_ranks_equal_one_process_on_the_global_batch(kind, tmp_path):
     worker = os.path.join(HERE, "worker.py")
     r = single(worker, "ref", kind, tmp_path / "ref.npz")
