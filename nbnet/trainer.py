@@ -123,7 +123,6 @@ class Trainer:
             self._emit = [(False, None)] * len(self._output_names())
             self._make_plan()
 
-
     # ------------------------------------------------------------------ steps
     def _predict_batch(self, x):
         """Forward without training; applies the output activation the fused path skips."""
