@@ -43,7 +43,8 @@ class Callback:
 
 
 class CallbackList:
-    """Calls one hook on every callback in order."""
+    """Calls one hook on every callback in order. As Keras 3, every hook receives a
+    logs dict (an empty one where there is nothing to report), never None."""
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks)
@@ -54,15 +55,43 @@ class CallbackList:
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
+        indexed = "epoch" in hook or "batch" in hook   # hooks that take (index, logs)
 
-        def call(*args, **kwargs):
+        def call(*args, logs=None):
+            if indexed:
+                index = args[0]
+                logs = args[1] if len(args) > 1 else logs
+            else:
+                logs = args[0] if args else logs
+            logs = {} if logs is None else logs
+            head = (index,) if indexed else ()
             for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
+                getattr(cb, hook)(*head, logs)
                 if hook == "on_train_batch_begin":
-                    cb.on_batch_begin(*args, **kwargs)
+                    cb.on_batch_begin(index, logs)
                 elif hook == "on_train_batch_end":
-                    cb.on_batch_end(*args, **kwargs)
+                    cb.on_batch_end(index, logs)
         return call
+
+
+class LambdaCallback(Callback):
+    """Keras' LambdaCallback: the given functions as hooks (on_epoch_begin(epoch, logs),
+    on_epoch_end, on_train_batch_begin(batch, logs), on_train_batch_end, on_train_begin(
+    logs), on_train_end; also the test / predict hooks), others no-ops."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        super().__init__()
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise TypeError(f"LambdaCallback got an unknown hook {name!r}")
+            if fn is not None:
+                setattr(self, name, fn)
 
 
 class History(Callback):

@@ -190,8 +190,14 @@ class Sequential(Trainer):
         self._first_trainable = next((i for i, l in enumerate(self._layers)
                                       if l.trainable and l.trainable_weights), len(self._layers))
         self._plan = None
+        # one slice per trainable variable, for clipnorm and Lamb's trust ratio
+        self._offsets = [0]
+        for w, (_, t) in zip(params, layout):
+            if t:
+                self._offsets.append(self._offsets[-1] + w.size)
         if self.optimizer is not None:
-            self.optimizer.build(self._n_trainable, dtype)
+            self.optimizer.build(self._n_trainable, dtype,
+                                 offsets=self._offsets if len(self._offsets) > 1 else None)
 
     # ------------------------------------------------------------------ structure hooks
     # A functional Model (nbnet.functional) overrides these five; Sequential is a chain.

@@ -27,6 +27,7 @@ from . import optimizers as optimizers_mod
 from . import random as nbrandom
 from .distributed import SingleProcess, strategy_for
 from .errors import DataError
+from .pydataset import BatchSource, is_batch_source, split_batch
 from .kernels.threads import small_parallel
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
@@ -225,30 +226,53 @@ class Trainer:
     # ------------------------------------------------------------------ training
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, distributed=False,
-            **kwargs):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, distributed=False, **kwargs):
         """Keras' fit. sample_weight (N,) or class_weight {class index: weight} (not
         both) weigh each sample's loss and the weighted_metrics; validation_data is
         (x_val, y_val) or (x_val, y_val, val_sample_weight); validation_split splits
         sample_weight too (class_weight weighs the training data only, as Keras).
         distributed=True trains data-parallel over the ranks of an MPI job (see
         nbnet.distributed; run the script under mpiexec); a strategy object from
-        nbnet.distributed is taken as it is."""
+        nbnet.distributed is taken as it is.
+        x may also be a generator or a PyDataset (nbnet.utils.PyDataset) of (x, y) or
+        (x, y, sample_weight) batches (y then None): steps_per_epoch batches an epoch
+        (a PyDataset: len() by default, its batch order shuffled per epoch when shuffle;
+        a generator: until it ends), validation_data likewise; validation_steps limits
+        the validation batches, validation_freq validates every that many epochs."""
         if kwargs:
             raise TypeError(f"fit() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("fit")
         strategy = strategy_for(distributed)
-        strategy.configure_threads()
         batch_size = _check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         if not (0.0 <= float(validation_split) < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        _check_steps(steps_per_epoch, "steps_per_epoch")
+        _check_steps(validation_steps, "validation_steps")
+        if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) \
+                or validation_freq < 1:
+            raise ValueError(f"validation_freq must be a positive integer, got {validation_freq!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
-        x, y = self._prepare_xy(x, y, "fit")
-        sw = self._prepare_weights(sample_weight, class_weight, y, "fit")
+        source = None
+        if is_batch_source(x):
+            source = self._batch_source(x, y, sample_weight, "fit")
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays; with a generator or a "
+                                 "PyDataset give validation_data")
+            if not isinstance(strategy, SingleProcess) or type(strategy) is not SingleProcess:
+                raise ValueError("fit: a distributed fit needs arrays (every rank takes its "
+                                 "shard of the same batches), not a generator or a PyDataset")
+            x = y = sw = None
+        else:
+            x, y = self._prepare_xy(x, y, "fit")
+            sw = self._prepare_weights(sample_weight, class_weight, y, "fit")
+        strategy.configure_threads()
         xv = yv = vsw = None
-        if validation_data is not None:
+        if validation_data is not None and is_batch_source(validation_data):
+            xv = self._batch_source(validation_data, None, None, "fit (validation_data)")
+        elif validation_data is not None:
             if len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or "
                                  "(x_val, y_val, val_sample_weight)")
@@ -270,11 +294,16 @@ class Trainer:
         self._prepare_loss()
         if self._shuffle_seed is None:
             self._shuffle_seed = int(nbrandom.generator().integers(2**63 - 1))
-        n = _nrows(x)
-        bounds = strategy.batches(n, batch_size, self._has_batchnorm(), merge_tail)
-        if steps_per_epoch:
-            bounds = bounds[:steps_per_epoch]
-        strategy.check_batches(bounds)
+        if source is None:
+            bounds = strategy.batches(_nrows(x), batch_size, self._has_batchnorm(), merge_tail)
+            if steps_per_epoch:
+                bounds = bounds[:steps_per_epoch]
+            strategy.check_batches(bounds)
+            steps, samples = len(bounds), (bounds[-1][1] if bounds else 0)
+        else:
+            bounds, n_batches = None, source.num_batches()
+            steps = steps_per_epoch or n_batches
+            samples = None
         if not strategy.is_chief:  # only the chief (rank 0) runs callbacks, prints and writes
             callbacks, verbose = [], 0
         # As Keras: the user's callbacks first, then History and the progress bar, so
@@ -283,8 +312,8 @@ class Trainer:
         cb_list = list(callbacks or []) + [self.history]
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose=verbose))
-        params = {"epochs": epochs, "steps": len(bounds), "samples": bounds[-1][1] if bounds else 0,
-                  "verbose": verbose, "batch_size": batch_size}
+        params = {"epochs": epochs, "steps": steps, "samples": samples, "verbose": verbose,
+                  "batch_size": batch_size}
         cbl = cbks.CallbackList(cb_list, self, params)
         self.stop_training = False
         self._interrupted = True
@@ -296,55 +325,124 @@ class Trainer:
         self._strategy, self._ctx.comm = strategy, strategy.comm
         try:
             with self._kernel_threads(strategy.local_batch_size(batch_size)):
-                logs = self._fit_epochs((x, y, sw), (xv, yv, vsw), bounds, batch_size, shuffle,
-                                        start, epochs, cbl, xb_buf)
+                train = (x, y, sw) if source is None else (source, class_weight, steps_per_epoch)
+                logs = self._fit_epochs(train, (xv, yv, vsw), bounds, batch_size, shuffle,
+                                        start, epochs, cbl, xb_buf,
+                                        (validation_steps, int(validation_freq),
+                                         _check_batch_size(validation_batch_size or batch_size)))
         finally:
             self._strategy, self._ctx.comm, self._ctx.step = SINGLE, None, None
         self._interrupted = False
+        if self._n_trainable and epochs > start:   # use_ema: the averaged weights (Keras)
+            self.optimizer.finalize_variable_values(self._flat_w[:self._n_trainable])
         cbl.on_train_end(logs)
         strategy.end(self)
         return self.history
 
-    def _fit_epochs(self, train, val, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf):
-        """train, val: (x, y, sample weights or None); val's x is None without validation."""
-        (x, y, sw), (xv, yv, vsw) = train, val
-        n = _nrows(x)
-        logs = {}
+    # ------------------------------------------------------------------ batch sources
+    def _batch_source(self, x, y, sample_weight, what):
+        """A generator / PyDataset given as x -> BatchSource; the model is built from its
+        first batch when it is not built yet."""
+        if y is not None or sample_weight is not None:
+            raise ValueError(f"{what}: y and sample_weight must not be given when x is a "
+                             f"generator or a PyDataset: its batches are (x, y) or "
+                             f"(x, y, sample_weight)")
+        source = BatchSource(x, what)
+        if not self.built:
+            first, _, _ = split_batch(source.peek(), what)
+            self._prepare_x(first, what)
+        return source
+
+    def _prepare_batch(self, batch, class_weight, what, need_y=True):
+        """One batch of a generator / PyDataset -> (x, y, sample weights or None), checked
+        as arrays are."""
+        xb, yb, wb = split_batch(batch, what)
+        if not need_y:
+            return self._prepare_x(xb, what), None, None
+        if yb is None:
+            raise ValueError(f"{what}: a batch has no targets; it must be (x, y) or "
+                             f"(x, y, sample_weight)")
+        xb, yb = self._prepare_xy(xb, yb, what)
+        return xb, yb, self._prepare_weights(wb, class_weight, yb, what)
+
+    def _fit_epochs(self, train, val, bounds, batch_size, shuffle, start, epochs, cbl, xb_buf,
+                    validation=(None, 1, 32)):
+        """train: (x, y, sample weights or None), or (BatchSource, class_weight,
+        steps_per_epoch); val: (x, y, sample weights or None) or (BatchSource, None,
+        None); its x is None without validation. validation: (validation_steps,
+        validation_freq, validation batch size). Returns the last epoch's logs, val_*
+        included."""
+        (xv, yv, vsw), (val_steps, val_freq, val_batch) = val, validation
+        logs = epoch_logs = {}
         for epoch in range(start, epochs):
             self._epoch = epoch
             self._reset_metrics()
             self._samples_seen = 0
             cbl.on_epoch_begin(epoch)
-            order = (np.random.default_rng([self._shuffle_seed, epoch]).permutation(n)
-                     if shuffle else None)
+            batches = (self._array_batches(train, bounds, shuffle, epoch, xb_buf)
+                       if not isinstance(train[0], BatchSource) else
+                       self._source_batches(train, shuffle, epoch))
             strategy = self._strategy
-            for step, (s, e) in enumerate(bounds):
-                cbl.on_train_batch_begin(step)
-                a, b, global_batch = strategy.shard(s, e)   # this process's rows of [s, e)
-                xb, yb, wb = _gather(x, y, order, a, b, xb_buf, sw)
-                # NOTE: global_batch and sample_weight are passed only when there are some,
-                # so that the plain step is the call it always was.
-                kw = {} if global_batch is None else {"global_batch": global_batch}
-                if wb is not None:
-                    kw["sample_weight"] = wb
-                loss, out = self._train_step(xb, yb, **kw)
-                out, yb, wb = strategy.gather(out, yb, wb, e - s, bool(self._all_metrics))
-                self._update_metrics(loss, out, yb, wb)
-                self._samples_seen = e
-                logs = self._logs()
-                cbl.on_train_batch_end(step, logs)
-                strategy.sync_flags(self)
-                if self.stop_training:
-                    break
+            with contextlib.closing(batches):
+                for step, (xb, yb, wb, global_batch, seen) in enumerate(batches):
+                    cbl.on_train_batch_begin(step)
+                    # NOTE: global_batch and sample_weight are passed only when there are
+                    # some, so that the plain step is the call it always was.
+                    kw = {} if global_batch is None else {"global_batch": global_batch}
+                    if wb is not None:
+                        kw["sample_weight"] = wb
+                    loss, out = self._train_step(xb, yb, **kw)
+                    out, yb, wb = strategy.gather(out, yb, wb, seen - self._samples_seen,
+                                                  bool(self._all_metrics))
+                    self._update_metrics(loss, out, yb, wb)
+                    self._samples_seen = seen
+                    logs = self._logs()
+                    cbl.on_train_batch_end(step, logs)
+                    strategy.sync_flags(self)
+                    if self.stop_training:
+                        break
+            if isinstance(train[0], BatchSource):
+                train[0].on_epoch_end()
             epoch_logs = dict(logs)
-            if xv is not None and _nrows(xv):
-                val = self._evaluate_arrays(xv, yv, batch_size, vsw)
+            if xv is not None and (epoch + 1) % val_freq == 0:
+                if isinstance(xv, BatchSource):
+                    val = self._evaluate_source(xv, val_steps, cbl)
+                elif _nrows(xv):
+                    val = self._evaluate_arrays(xv, yv, val_batch, vsw, cbl, val_steps)
+                else:
+                    val = {}
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
             cbl.on_epoch_end(epoch, epoch_logs)
             strategy.sync_flags(self)
             if self.stop_training:
                 break
-        return logs
+        return epoch_logs
+
+    def _array_batches(self, train, bounds, shuffle, epoch, xb_buf):
+        """An epoch of array batches: (xb, yb, wb, global batch or None, samples seen)."""
+        x, y, sw = train
+        order = (np.random.default_rng([self._shuffle_seed, epoch]).permutation(_nrows(x))
+                 if shuffle else None)
+        for s, e in bounds:
+            a, b, global_batch = self._strategy.shard(s, e)   # this process's rows of [s, e)
+            xb, yb, wb = _gather(x, y, order, a, b, xb_buf, sw)
+            yield xb, yb, wb, global_batch, e
+
+    def _source_batches(self, train, shuffle, epoch):
+        """An epoch of batches from a generator or a PyDataset (its batch order shuffled
+        per epoch from the fit's seed when shuffle, as Keras shuffles a PyDataset)."""
+        source, class_weight, steps = train
+        n = source.num_batches()
+        order = None
+        if shuffle and n is not None:
+            order = np.random.default_rng([self._shuffle_seed, epoch]).permutation(n).tolist()
+        source.on_epoch_begin()
+        seen = 0
+        with contextlib.closing(source.epoch(order, steps)) as batches:
+            for batch in batches:
+                xb, yb, wb = self._prepare_batch(batch, class_weight, "fit")
+                seen += _nrows(xb)
+                yield xb, yb, wb, None, seen
 
     @contextlib.contextmanager
     def _kernel_threads(self, batch_size):
@@ -427,33 +525,69 @@ class Trainer:
         return float(loss)
 
     # ------------------------------------------------------------------ inference
-    def _evaluate_arrays(self, x, y, batch_size, sw=None):
-        """Logs over (x, y) in batches; sw: sample weights (N,) or None."""
-        self._reset_metrics()
+    def _evaluate_arrays(self, x, y, batch_size, sw=None, cbl=None, steps=None):
+        """Logs over (x, y) in batches; sw: sample weights (N,) or None; cbl: the
+        callbacks whose on_test_* hooks run (evaluate's, or fit's for validation)."""
         n = _nrows(x)
-        for s in range(0, n, batch_size):
-            e = min(s + batch_size, n)
-            xb, yb = _rows(x, s, e), _rows(y, s, e)
-            out = self._forward(xb, training=False)
-            wb = None if sw is None else sw[s:e]
-            loss, _ = self._loss_and_grads(out, yb, wb)
-            self._update_metrics(loss, out, yb, wb)
-        return self._logs()
+        def batches():
+            for s in range(0, n, batch_size):
+                e = min(s + batch_size, n)
+                yield _rows(x, s, e), _rows(y, s, e), (None if sw is None else sw[s:e])
+        return self._test_loop(batches(), cbl, steps)
+
+    def _evaluate_source(self, source, steps, cbl=None):
+        source.on_epoch_begin()
+        def batches():
+            with contextlib.closing(source.epoch(None, steps)) as it:
+                for batch in it:
+                    yield self._prepare_batch(batch, None, "evaluate")
+        logs = self._test_loop(batches(), cbl, None)
+        source.on_epoch_end()
+        return logs
+
+    def _test_loop(self, batches, cbl, steps):
+        self._reset_metrics()
+        cbl = cbl if cbl is not None else cbks.CallbackList([], self, {})
+        cbl.on_test_begin()
+        logs = {}
+        with contextlib.closing(batches):
+            for step, (xb, yb, wb) in enumerate(batches):
+                if steps is not None and step >= steps:
+                    break
+                cbl.on_test_batch_begin(step)
+                out = self._forward(xb, training=False)
+                loss, _ = self._loss_and_grads(out, yb, wb)
+                self._update_metrics(loss, out, yb, wb)
+                logs = self._logs()
+                cbl.on_test_batch_end(step, logs)
+        logs = self._logs() if self._heads is not None else logs
+        cbl.on_test_end(logs)
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 return_dict=False, **kwargs):
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
         """Keras' evaluate; sample_weight (N,) weighs the loss (sum_n w_n l_n / N per
-        batch) and the weighted_metrics (sum w v / sum w)."""
+        batch) and the weighted_metrics (sum w v / sum w). x may be a generator or a
+        PyDataset of (x, y) / (x, y, sample_weight) batches; steps: at most that many
+        batches; callbacks get the on_test_* hooks."""
         if kwargs:
             raise TypeError(f"evaluate() got unsupported argument(s): {', '.join(sorted(kwargs))}")
         self._check_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
-        x, y = self._prepare_xy(x, y, "evaluate")
-        sw = self._prepare_weights(sample_weight, None, y, "evaluate")
+        _check_steps(steps, "steps")
+        source = None
+        if is_batch_source(x):
+            source = self._batch_source(x, y, sample_weight, "evaluate")
+        else:
+            x, y = self._prepare_xy(x, y, "evaluate")
+            sw = self._prepare_weights(sample_weight, None, y, "evaluate")
         self._ensure_packed()
         self._prepare_loss()
+        cbl = cbks.CallbackList(list(callbacks or []), self,
+                                {"steps": steps, "verbose": verbose, "batch_size": batch_size})
         with self._kernel_threads(batch_size):
-            logs = self._evaluate_arrays(x, y, batch_size, sw)
+            logs = (self._evaluate_source(source, steps, cbl) if source is not None else
+                    self._evaluate_arrays(x, y, batch_size, sw, cbl, steps))
         if verbose == 1 or verbose == 2:
             print(cbks.format_logs(logs))
         if return_dict:
@@ -461,21 +595,63 @@ class Trainer:
         vals = list(logs.values())
         return vals[0] if len(vals) == 1 else vals
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Keras' predict: the outputs for x (arrays, or a generator / PyDataset whose
+        batches are x or (x, ...): the rest is ignored); steps: at most that many
+        batches; callbacks get the on_predict_* hooks (logs {"outputs": ...})."""
         batch_size = _check_batch_size(batch_size)
+        _check_steps(steps, "steps")
+        cbl = cbks.CallbackList(list(callbacks or []), self,
+                                {"steps": steps, "verbose": verbose, "batch_size": batch_size})
+        if is_batch_source(x):
+            source = self._batch_source(x, None, None, "predict")
+            self._prepare_inference()
+            source.on_epoch_begin()
+            def batches():
+                with contextlib.closing(source.epoch(None, steps)) as it:
+                    for batch in it:
+                        yield self._prepare_batch(batch, None, "predict", need_y=False)[0]
+            parts = self._predict_loop(batches(), cbl, batch_size)
+            source.on_epoch_end()
+            if not parts:
+                raise ValueError("predict: the generator / PyDataset gave no batch")
+            outs = [np.concatenate(col) for col in zip(*parts)]
+            return outs if self._multi_out else outs[0]
         x = self._prepare_x(x, "predict")
         self._prepare_inference()
         n = _nrows(x)
-        outs = None
-        with self._kernel_threads(batch_size):
+        if steps is not None:
+            n = min(n, steps * batch_size)
+        outs = [None]
+        def batches():
             for s in range(0, n, batch_size):
-                yb = self._predict_batch(_rows(x, s, min(s + batch_size, n)))
+                yield _rows(x, s, min(s + batch_size, n))
+        def into(step, ybs):
+            if outs[0] is None:
+                outs[0] = [np.empty((n,) + b.shape[1:], dtype=b.dtype) for b in ybs]
+            s = step * batch_size
+            for o, b in zip(outs[0], ybs):
+                o[s:s + len(b)] = b
+        self._predict_loop(batches(), cbl, batch_size, into)
+        return outs[0] if self._multi_out else outs[0][0]
+
+    def _predict_loop(self, batches, cbl, batch_size, into=None):
+        """Run the batches; into(step, outputs) stores them (else they are collected and
+        returned, copied, as lists per batch)."""
+        parts = []
+        cbl.on_predict_begin()
+        with self._kernel_threads(batch_size), contextlib.closing(batches):
+            for step, xb in enumerate(batches):
+                cbl.on_predict_batch_begin(step)
+                yb = self._predict_batch(xb)
                 ybs = yb if self._multi_out else [yb]
-                if outs is None:
-                    outs = [np.empty((n,) + b.shape[1:], dtype=b.dtype) for b in ybs]
-                for o, b in zip(outs, ybs):
-                    o[s:s + len(b)] = b
-        return outs if self._multi_out else outs[0]
+                if into is not None:
+                    into(step, ybs)
+                else:
+                    parts.append([np.array(b, copy=True) for b in ybs])
+                cbl.on_predict_batch_end(step, {"outputs": yb})
+        cbl.on_predict_end()
+        return parts
 
     def predict_on_batch(self, x):
         x = self._prepare_x(x, "predict_on_batch")
@@ -581,6 +757,12 @@ def _rows(data, s, e):
 
 def _copy(data):
     return [np.array(d, copy=True) for d in data] if isinstance(data, list) else np.array(data, copy=True)
+
+
+def _check_steps(steps, what):
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+                              or steps < 1):
+        raise ValueError(f"{what} must be a positive integer or None, got {steps!r}")
 
 
 def _check_batch_size(batch_size):

@@ -22,6 +22,8 @@ def check_x(x, input_shape, dtype, what):
         raise DataError(f"{what}: x is not a rectangular numeric array ({e})") from None
     if arr.dtype.kind not in "biuf":
         raise DataError(f"{what}: x must be numeric, got an array of dtype {arr.dtype}")
+    if input_shape is not None and input_shape[-1] == 1 and arr.ndim == len(input_shape) - 1:
+        arr = arr[..., None]   # (N,) where (N, 1) is expected, as Keras adjusts the rank
     if arr.ndim < 2:
         raise DataError(f"{what}: x must have a batch dimension and at least one feature "
                         f"dimension, got shape {arr.shape}")

@@ -48,6 +48,8 @@ RANKS = {
     "nbnet.machine": FOUNDATIONS,
     "nbnet.utils": FOUNDATIONS,
     "nbnet.fileio": FOUNDATIONS,       # atomic writes
+    "nbnet.download": FOUNDATIONS,     # get_file: the Keras download cache
+    "nbnet.pydataset": FOUNDATIONS,    # PyDataset / generators as batch sources
     "nbnet.registry": FOUNDATIONS,     # the one registry type (get / serialize / deserialize)
     "nbnet._version": FOUNDATIONS,
     # 2. the building blocks a model is made of (DESIGN: layers/losses/optimizers).
@@ -56,6 +58,7 @@ RANKS = {
     "nbnet.losses": BLOCKS,
     "nbnet.metrics": BLOCKS,
     "nbnet.optimizers": BLOCKS,
+    "nbnet.lr_schedules": BLOCKS,   # per-step learning-rate schedules (optimizer arguments)
     "nbnet.layers.*": BLOCKS,
     # 3. data: reading CSV text, encoding tables, datasets, the metric reports.
     "nbnet.csvread": DATA,

@@ -26,7 +26,8 @@ def two_steps(opt, dtype=np.float64):
 #                     v_hat2 = 0.019701 / 0.0199 = 0.99, w2 = 0.99 - 0.01 * m_hat2 / sqrt(0.99)
 TEXTBOOK = [
     (lambda: O.SGD(learning_rate=0.01, momentum=0.9), [0.99, 0.9711]),
-    (lambda: O.Adagrad(learning_rate=0.01), [0.99, 0.982965]),
+    # PyTorch's initial accumulator 0 given explicitly (Keras' default is 0.1)
+    (lambda: O.Adagrad(learning_rate=0.01, initial_accumulator_value=0.0), [0.99, 0.982965]),
     (lambda: O.RMSprop(learning_rate=0.01, alpha=0.9), [0.968377, 0.945788]),
     (lambda: O.Adam(lr=0.01, betas=(0.9, 0.99)), [0.99, 0.980003]),
 ]
@@ -44,7 +45,9 @@ def test_adamw_decays_before_the_update():
     w = np.ones(1)
     O.AdamW(learning_rate=0.01, weight_decay=0.5, epsilon=0.0).step(w, np.ones(1))
     assert w[0] == pytest.approx(0.985, abs=1e-12)
-    assert O.AdamW().weight_decay == 0.01 and O.Adam().weight_decay == 0.0
+    # Keras 3's default 0.004 without PyTorch names, torch.optim's 0.01 with them
+    assert O.AdamW().weight_decay == 0.004 and O.AdamW(lr=1e-3).weight_decay == 0.01
+    assert O.Adam().weight_decay == 0.0
 
 
 # ---------------------------------------------------------------- torch.optim itself
@@ -231,9 +234,9 @@ def test_get():
         assert type(O.get(name)) is cls
     opt = O.Adam()
     assert O.get(opt) is opt
-    with pytest.raises(ValueError, match="known: adagrad, adam, adamw, rmsprop, sgd"):
+    with pytest.raises(ValueError, match="known: adadelta, adagrad, adam, adamax, adamw, lamb, lion, nadam, rmsprop, sgd"):
         O.get("adamax9")
     with pytest.raises(ValueError):
-        O.get({"class_name": "Nadam", "config": {}})
+        O.get({"class_name": "Ftrl", "config": {}})
     with pytest.raises(ValueError):
         O.get(42)

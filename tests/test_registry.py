@@ -18,7 +18,8 @@ def test_every_kind_has_one_registry_with_the_public_names():
             "InputLayer"} <= set(ALL["layer"].class_names())
     assert {"mse", "sparse_categorical_crossentropy", "huber"} <= set(ALL["loss"].names())
     assert {"accuracy", "acc", "mae"} <= set(ALL["metric"].names())
-    assert ALL["optimizer"].names() == ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+    assert ALL["optimizer"].names() == ["adadelta", "adagrad", "adam", "adamax", "adamw", "lamb",
+                                        "lion", "nadam", "rmsprop", "sgd"]
     assert {"glorot_uniform", "kaiming_normal", "orthogonal"} <= set(ALL["initializer"].names())
     assert {"relu", "softmax", "swish", "silu"} <= set(ALL["activation"].class_names())
 

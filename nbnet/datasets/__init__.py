@@ -1,6 +1,10 @@
-"""Small real data sets bundled with nbnet (no network needed).
+"""Small real data sets bundled with nbnet (no network needed), and the Keras ones.
 
-`list_datasets()` names them, `load(name)` loads one; the CLI accepts these names as DATA.
+`list_datasets()` names the bundled ones, `load(name)` loads one; the CLI accepts these
+names as DATA. The Keras data sets are modules with Keras' `load_data(...)`
+(`nb.datasets.mnist.load_data()`, fashion_mnist, cifar10, cifar100, imdb, reuters,
+boston_housing, california_housing): downloaded once, hash-checked, into ~/.keras/datasets
+(or $KERAS_HOME/datasets) by nbnet.download.get_file.
 """
 import functools
 from importlib import resources
@@ -9,6 +13,8 @@ from ..config import standardize_dtype
 from ..csvread import read_table
 from ..data import Dataset, load_csv
 from ..errors import DataError
+from . import (boston_housing, california_housing, cifar10, cifar100,  # noqa: F401
+               fashion_mnist, imdb, mnist, reuters)
 
 _DESCRIPTIONS = {
     "digits": "1,797 handwritten digits, 8x8 grey images (64 features in [0, 1]), 10 classes",
@@ -53,4 +59,5 @@ def load_digits(as_images=False, dtype=None):
                    target="digit")
 
 
-__all__ = ["list_datasets", "load", "load_digits"]
+__all__ = ["list_datasets", "load", "load_digits", "boston_housing", "california_housing",
+           "cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters"]

@@ -399,3 +399,354 @@ def smooth_l1(grad, pred, target, beta):
     """PyTorch SmoothL1Loss: 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta (beta = 0:
     L1); grad d / beta or sign(d), divided by count."""
     return _pointwise_mean(grad, pred, target, _SMOOTH_L1, beta)
+
+
+# ---------------------------------------------------------------- more losses (issue 14)
+# Elementwise kinds for _elementwise_sum (independent of the _pointwise kinds above).
+_POISSON, _LOG_COSH, _HINGE, _SQ_HINGE, _MSLE, _MAPE, _KLD = 0, 1, 2, 3, 4, 5, 6
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _elementwise(p, t, kind, eps):
+    """(loss, dloss/dp) of one element, float64; p prediction, t target. Keras 3's
+    definitions; where a clip or max is active the gradient is 0 (as autodiff gives)."""
+    if kind == _POISSON:  # p - t log(p + eps)
+        return p - t * np.log(p + eps), 1.0 - t / (p + eps)
+    if kind == _LOG_COSH:  # x + softplus(-2x) - log 2, x = p - t; derivative tanh(x)
+        x = p - t
+        z = -2.0 * x
+        sp = max(z, 0.0) + np.log1p(np.exp(-abs(z)))
+        return x + sp - 0.6931471805599453, np.tanh(x)
+    if kind == _HINGE:  # max(1 - t p, 0), t in {-1, 1}
+        m = 1.0 - t * p
+        if m > 0.0:
+            return m, -t
+        return 0.0, 0.0
+    if kind == _SQ_HINGE:  # max(1 - t p, 0)^2
+        m = 1.0 - t * p
+        if m > 0.0:
+            return m * m, -2.0 * t * m
+        return 0.0, 0.0
+    if kind == _MSLE:  # (log(max(p, eps) + 1) - log(max(t, eps) + 1))^2
+        pc = p if p > eps else eps
+        tc = t if t > eps else eps
+        d = np.log(pc + 1.0) - np.log(tc + 1.0)
+        if p > eps:
+            return d * d, 2.0 * d / (p + 1.0)
+        return d * d, 0.0
+    if kind == _MAPE:  # 100 |t - p| / max(|t|, eps)
+        den = abs(t)
+        if den < eps:
+            den = eps
+        return 100.0 * abs(t - p) / den, 100.0 * np.sign(p - t) / den
+    # _KLD: tc log(tc / pc), tc = clip(t, eps, 1), pc = clip(p, eps, 1)
+    tc = min(max(t, eps), 1.0)
+    pc = min(max(p, eps), 1.0)
+    if p >= eps and p <= 1.0:
+        return tc * np.log(tc / pc), -tc / pc
+    return tc * np.log(tc / pc), 0.0
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _elementwise_sum(grad, pred, target, kind, eps, scale):
+    """scale * sum over all elements of an elementwise loss; grad = dloss/dpred * scale
+    (overwritten). Partial sums over fixed _CHUNK-element chunks, added in order."""
+    size = pred.size
+    g = grad.reshape(size)
+    p = pred.reshape(size)
+    t = target.reshape(size)
+    nch = (size + _CHUNK - 1) // _CHUNK
+    part = np.empty(nch)
+    for c in prange(nch):
+        acc = 0.0
+        for i in range(c * _CHUNK, min(size, (c + 1) * _CHUNK)):
+            loss, d = _elementwise(np.float64(p[i]), np.float64(t[i]), kind, eps)
+            acc += loss
+            g[i] = d * scale
+        part[c] = acc
+    total = 0.0
+    for c in range(nch):
+        total += part[c]
+    return total * scale
+
+
+@njit(cache=True)
+def poisson(grad, pred, target, eps):
+    """(N, K): mean of p - t log(p + eps); grad (1 - t / (p + eps)) / count."""
+    return _elementwise_sum(grad, pred, target, _POISSON, eps, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def log_cosh(grad, pred, target):
+    """(N, K): mean of log cosh(p - t) (stable form); grad tanh(p - t) / count."""
+    return _elementwise_sum(grad, pred, target, _LOG_COSH, 0.0, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def hinge(grad, pred, target):
+    """(N, K), target in {-1, 1}: mean of max(1 - t p, 0); grad -t / count where the
+    margin is positive, else 0."""
+    return _elementwise_sum(grad, pred, target, _HINGE, 0.0, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def squared_hinge(grad, pred, target):
+    """(N, K), target in {-1, 1}: mean of max(1 - t p, 0)^2; grad -2 t max(.) / count."""
+    return _elementwise_sum(grad, pred, target, _SQ_HINGE, 0.0, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def msle(grad, pred, target, eps):
+    """(N, K): mean of (log(max(p, eps) + 1) - log(max(t, eps) + 1))^2."""
+    return _elementwise_sum(grad, pred, target, _MSLE, eps, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def mape(grad, pred, target, eps):
+    """(N, K): mean of 100 |t - p| / max(|t|, eps); grad 100 sign(p - t) / max(|t|, eps) / count."""
+    return _elementwise_sum(grad, pred, target, _MAPE, eps, 1.0 / pred.size)
+
+
+@njit(cache=True)
+def kl_divergence(grad, pred, target, eps):
+    """(R, K) rows: mean over rows of sum_k tc log(tc / pc), tc, pc clipped to [eps, 1];
+    grad -tc / pc / R where p is inside [eps, 1], else 0."""
+    return _elementwise_sum(grad, pred, target, _KLD, eps, 1.0 / pred.shape[0])
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def categorical_hinge(grad, pred, target):
+    """(N, K): mean over rows of max(neg - pos + 1, 0), pos = sum_k t_k p_k,
+    neg = max_k (1 - t_k) p_k; grad (overwritten) (-t + (1 - t_j) e_j) / N where the
+    loss is positive (j the first argmax of neg), else 0."""
+    N, K = pred.shape
+    rows = np.empty(N)
+    for n in prange(N):
+        pos = 0.0
+        j = 0
+        neg = (1.0 - np.float64(target[n, 0])) * np.float64(pred[n, 0])
+        for k in range(K):
+            t = np.float64(target[n, k])
+            pos += t * np.float64(pred[n, k])
+            v = (1.0 - t) * np.float64(pred[n, k])
+            if v > neg:
+                neg = v
+                j = k
+        m = neg - pos + 1.0
+        if m > 0.0:
+            rows[n] = m
+            for k in range(K):
+                grad[n, k] = -np.float64(target[n, k]) / N
+            grad[n, j] += (1.0 - np.float64(target[n, j])) / N
+        else:
+            rows[n] = 0.0
+            for k in range(K):
+                grad[n, k] = 0.0
+    total = 0.0
+    for n in range(N):
+        total += rows[n]
+    return total / N
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def cosine_similarity(grad, pred, target, eps):
+    """(R, K) rows: mean over rows of -sum_k u_k v_k, u = p / max(|p|, eps),
+    v = t / max(|t|, eps) (Keras' normalize). grad (overwritten), with a = max(|p|, eps):
+    -(v - (u.v) u) / a / R where |p| > eps, else -v / eps / R."""
+    R, K = pred.shape
+    rows = np.empty(R)
+    for n in prange(R):
+        pp = 0.0
+        tt = 0.0
+        pt = 0.0
+        for k in range(K):
+            p = np.float64(pred[n, k])
+            t = np.float64(target[n, k])
+            pp += p * p
+            tt += t * t
+            pt += p * t
+        a = max(np.sqrt(pp), eps)
+        b = max(np.sqrt(tt), eps)
+        cos = pt / (a * b)
+        rows[n] = -cos
+        free = np.sqrt(pp) > eps
+        for k in range(K):
+            v = np.float64(target[n, k]) / b
+            if free:
+                u = np.float64(pred[n, k]) / a
+                grad[n, k] = -(v - cos * u) / a / R
+            else:
+                grad[n, k] = -v / eps / R
+    total = 0.0
+    for n in range(R):
+        total += rows[n]
+    return total / R
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def categorical_focal(grad, pred, target, alpha, gamma, from_logits, eps):
+    """(N, K) rows, alpha (K,). Keras' categorical focal cross-entropy: q = softmax(z)
+    (from_logits) or p / sum_k p_k, c = clip(q, eps, 1 - eps), loss = mean over rows of
+    sum_k -alpha_k (1 - c_k)^gamma t_k log c_k. With u_k = dloss/dc_k where q_k is
+    unclipped (else 0) and s = sum_k u_k q_k, grad (overwritten) is (u_j - s) / S / N
+    for probabilities (S = sum_k p_k) and q_j (u_j - s) / N for logits."""
+    N, K = pred.shape
+    rows = np.empty(N)
+    qs = np.empty((N, K))   # q, then u, per element (float64 scratch)
+    us = np.empty((N, K))
+    hi = 1.0 - eps
+    for n in prange(N):
+        S = 0.0
+        if from_logits:
+            m = np.float64(pred[n, 0])
+            for k in range(K):
+                m = max(m, np.float64(pred[n, k]))
+            for k in range(K):
+                e = np.exp(np.float64(pred[n, k]) - m)
+                qs[n, k] = e
+                S += e
+        else:
+            for k in range(K):
+                qs[n, k] = np.float64(pred[n, k])
+                S += qs[n, k]
+        loss = 0.0
+        s = 0.0
+        for k in range(K):
+            q = qs[n, k] / S
+            qs[n, k] = q
+            t = np.float64(target[n, k])
+            c = min(max(q, eps), hi)
+            w = 1.0 - c
+            f = w ** gamma
+            lc = np.log(c)
+            loss -= alpha[k] * f * t * lc
+            u = 0.0
+            if q >= eps and q <= hi:
+                fp = gamma * w ** (gamma - 1.0) if gamma != 0.0 else 0.0
+                u = alpha[k] * t * (fp * lc - f / c)
+            us[n, k] = u
+            s += u * q
+        rows[n] = loss
+        for k in range(K):
+            if from_logits:
+                grad[n, k] = qs[n, k] * (us[n, k] - s) / N
+            else:
+                grad[n, k] = (us[n, k] - s) / S / N
+    total = 0.0
+    for n in range(N):
+        total += rows[n]
+    return total / N
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _binary_focal(p, t, alpha, gamma, balance, from_logits, eps):
+    """(loss, dloss/dinput) of one element of Keras' binary focal cross-entropy:
+    p = sigmoid(z) (from_logits) or the probability, c = clip(p, eps, 1 - eps),
+    bce = -(t log c + (1 - t) log(1 - c)), 1 - p_t = t + p - 2 t p (unclipped p),
+    loss = w (1 - p_t)^gamma bce, w = t alpha + (1 - t)(1 - alpha) when balancing."""
+    if from_logits:
+        z = p
+        if z >= 0.0:
+            p = 1.0 / (1.0 + np.exp(-z))
+        else:
+            e = np.exp(z)
+            p = e / (1.0 + e)
+    c = min(max(p, eps), 1.0 - eps)
+    bce = -(t * np.log(c) + (1.0 - t) * np.log(1.0 - c))
+    b = t + p - 2.0 * t * p
+    f = b ** gamma
+    w = t * alpha + (1.0 - t) * (1.0 - alpha) if balance else 1.0
+    if gamma == 0.0:
+        fp = 0.0
+    elif b > 0.0:
+        fp = gamma * b ** (gamma - 1.0)
+    else:
+        fp = 1.0 if gamma == 1.0 else 0.0
+    dbce = (c - t) / (c * (1.0 - c)) if c == p else 0.0
+    d = w * (fp * (1.0 - 2.0 * t) * bce + f * dbce)
+    if from_logits:
+        d *= p * (1.0 - p)
+    return w * f * bce, d
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def binary_focal(grad, pred, target, alpha, gamma, balance, from_logits, eps):
+    """(N, K): mean over all elements of _binary_focal; grad (overwritten) its
+    derivative / count. Fixed _CHUNK-element partial sums, added in order."""
+    size = pred.size
+    g = grad.reshape(size)
+    p = pred.reshape(size)
+    t = target.reshape(size)
+    nch = (size + _CHUNK - 1) // _CHUNK
+    part = np.empty(nch)
+    scale = 1.0 / size
+    for c in prange(nch):
+        acc = 0.0
+        for i in range(c * _CHUNK, min(size, (c + 1) * _CHUNK)):
+            loss, d = _binary_focal(np.float64(p[i]), np.float64(t[i]), alpha, gamma,
+                                    balance, from_logits, eps)
+            acc += loss
+            g[i] = d * scale
+        part[c] = acc
+    total = 0.0
+    for c in range(nch):
+        total += part[c]
+    return total * scale
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def overlap(grad, pred, target, alpha, beta, dice, eps):
+    """(G, M): G groups (a sample each, or the whole batch as one) of M elements.
+    Per group, I = sum t p, A = sum (1 - p) t, B = sum p (1 - t), St = sum t, Sp = sum p;
+    dice: loss 1 - 2 I / D, D = St + Sp + eps; else Tversky (Keras): loss 1 - I / D,
+    D = I + alpha A + beta B + eps. Returns the mean over groups; grad (overwritten)
+    d(mean)/dp: dice -2 (t D - I) / D^2 / G, Tversky -(t D - I (t - alpha t +
+    beta (1 - t))) / D^2 / G. Sums over fixed _CHUNK-element chunks, added in order."""
+    G, M = pred.shape
+    nch = (M + _CHUNK - 1) // _CHUNK
+    part = np.empty((G * nch, 5))
+    for job in prange(G * nch):
+        r = job // nch
+        c = job % nch
+        i_, a_, b_, st, sp = 0.0, 0.0, 0.0, 0.0, 0.0
+        for i in range(c * _CHUNK, min(M, (c + 1) * _CHUNK)):
+            p = np.float64(pred[r, i])
+            t = np.float64(target[r, i])
+            i_ += t * p
+            a_ += (1.0 - p) * t
+            b_ += p * (1.0 - t)
+            st += t
+            sp += p
+        part[job, 0] = i_
+        part[job, 1] = a_
+        part[job, 2] = b_
+        part[job, 3] = st
+        part[job, 4] = sp
+    sums = np.zeros((G, 5))
+    for job in range(G * nch):
+        for j in range(5):
+            sums[job // nch, j] += part[job, j]
+    rows = np.empty(G)
+    den = np.empty(G)
+    for r in range(G):
+        if dice:
+            den[r] = sums[r, 3] + sums[r, 4] + eps
+            rows[r] = 1.0 - 2.0 * sums[r, 0] / den[r]
+        else:
+            den[r] = sums[r, 0] + alpha * sums[r, 1] + beta * sums[r, 2] + eps
+            rows[r] = 1.0 - sums[r, 0] / den[r]
+    for job in prange(G * nch):
+        r = job // nch
+        c = job % nch
+        D = den[r]
+        I = sums[r, 0]
+        for i in range(c * _CHUNK, min(M, (c + 1) * _CHUNK)):
+            t = np.float64(target[r, i])
+            if dice:
+                grad[r, i] = -2.0 * (t * D - I) / (D * D) / G
+            else:
+                grad[r, i] = -(t * D - I * (t - alpha * t + beta * (1.0 - t))) / (D * D) / G
+    total = 0.0
+    for r in range(G):
+        total += rows[r]
+    return total / G

@@ -2,7 +2,7 @@
 from .base import Layer, Weight, deserialize, serialize  # noqa: F401
 from .input import Input, InputLayer  # noqa: F401
 from .core import Activation, Dense, Dropout, Flatten, Reshape  # noqa: F401
-from .activations import ELU, LeakyReLU, ReLU, Softmax  # noqa: F401
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .normalization import BatchNormalization  # noqa: F401
 from .conv import Conv2D  # noqa: F401
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D,  # noqa: F401
@@ -10,5 +10,11 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D,  # no
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,  # noqa: F401
                     Subtract, add, average, concatenate, maximum, minimum, multiply,
                     subtract)
+from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing  # noqa: F401
+from .augmentation import (RandomBrightness, RandomContrast, RandomCrop,  # noqa: F401
+                           RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
+from .reshaping import (Cropping2D, Identity, Permute, RepeatVector,  # noqa: F401
+                        UpSampling2D, ZeroPadding2D)
+from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout2D  # noqa: F401
 
 Convolution2D = Conv2D

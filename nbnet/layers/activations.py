@@ -10,6 +10,7 @@ returns its input unchanged, and backward passes dL/d(input) straight through.
 """
 import numpy as np
 
+from .. import initializers
 from ..kernels import activations as K
 from .base import Layer
 
@@ -159,4 +160,101 @@ class Softmax(ActivationBase):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(axis=self.axis)
+        return cfg
+
+
+# ---------------------------------------------------------------------------- PReLU
+
+
+class PReLU(Layer):
+    """Parametric ReLU (Keras 3): y = max(0, x) + alpha * min(0, x), with a trainable
+    "alpha" of the input's shape without the batch axis, size 1 along `shared_axes`
+    (1-based axes, e.g. shared_axes=[1, 2] for one alpha per channel of NHWC images).
+
+    backward: dx = dy where x > 0, alpha * dy where x < 0 (0 at x == 0, as Keras' relu
+    derivative gives); dalpha = sum of dy * min(0, x) over the batch and the shared
+    axes, in float64 by NumPy (no threads: the same order at any thread count)."""
+
+    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None,
+                 alpha_constraint=None, shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        if alpha_regularizer is not None:
+            raise NotImplementedError("PReLU(alpha_regularizer=...) is not supported yet")
+        if alpha_constraint is not None:
+            raise NotImplementedError("PReLU(alpha_constraint=...) is not supported yet")
+        initializers.get(alpha_initializer)  # fail early on an unknown name
+        self.alpha_initializer = alpha_initializer
+        if shared_axes is None:
+            self.shared_axes = None
+        else:
+            axes = list(shared_axes) if isinstance(shared_axes, (list, tuple)) else [shared_axes]
+            if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) or a < 1
+                   for a in axes):
+                raise ValueError(f"shared_axes must be positive integers (1-based axes, "
+                                 f"the batch axis excluded), got {shared_axes!r}")
+            self.shared_axes = [int(a) for a in axes]
+        self.alpha = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        shared = self.shared_axes or []
+        if any(a >= rank for a in shared):
+            raise ValueError(f"{self.name}: shared_axes {self.shared_axes} out of range for "
+                             f"input shape {tuple(input_shape)}")
+        shape = [1 if i + 1 in shared else d for i, d in enumerate(input_shape[1:])]
+        if any(d is None for d in shape):
+            raise ValueError(f"{self.name}: the non-shared axes of the input must be known, "
+                             f"got input shape {tuple(input_shape)}")
+        self.alpha = self.add_weight("alpha", tuple(int(d) for d in shape),
+                                     self.alpha_initializer)
+        self._sum_axes = (0,) + tuple(sorted(set(shared)))
+        self.built = True
+
+    def forward(self, x, training=False):
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        alpha = self.alpha.value
+        if x.ndim != alpha.ndim + 1 or any(a not in (1, d)
+                                           for a, d in zip(alpha.shape, x.shape[1:])):
+            raise ValueError(f"{self.name}: built for alpha of shape {alpha.shape}, got "
+                             f"input of shape {x.shape}")
+        neg = self.buffer("neg", x.shape)
+        np.minimum(x, 0.0, out=neg)
+        y = self.buffer("y", x.shape)
+        tmp = self.buffer("tmp", x.shape)
+        np.multiply(neg, alpha, out=tmp)
+        np.maximum(x, 0.0, out=y)
+        y += tmp                      # max(0, x) + alpha * min(0, x)
+        self._x, self._neg = x, neg
+        return y
+
+    def backward(self, dy, need_dx=True):
+        x, neg = self._x, self._neg
+        dy = np.ascontiguousarray(dy, dtype=self.dtype)
+        alpha = self.alpha.value
+        if self.alpha.trainable and self.trainable:
+            t = self.buffer("tmp", x.shape)
+            np.multiply(dy, neg, out=t)
+            g = np.sum(t, axis=self._sum_axes, dtype=np.float64, keepdims=True)
+            self.alpha.grad[...] = g.reshape(alpha.shape)
+        if not need_dx:
+            return None
+        dx = self.buffer("dx", x.shape)
+        np.multiply(dy, alpha, out=dx)
+        np.copyto(dx, 0.0, where=neg == 0.0)   # x >= 0 (and x == 0 gives 0)
+        np.copyto(dx, dy, where=x > 0.0)
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def flops(self, input_shape):
+        return 2 * int(np.prod(input_shape[1:]))   # a multiply and an add per element
+
+    def get_config(self):
+        cfg = super().get_config()
+        init = self.alpha_initializer
+        init = init if isinstance(init, dict) else initializers.serialize(init)
+        cfg.update(alpha_initializer=init,
+                   alpha_regularizer=None, alpha_constraint=None,
+                   shared_axes=None if self.shared_axes is None else list(self.shared_axes))
         return cfg
