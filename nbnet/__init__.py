@@ -13,7 +13,7 @@ _blas.prepare()
 
 from . import config, initializers, random  # noqa: F401
 from . import activations, callbacks, data, datasets, layers, losses, metrics  # noqa: F401
-from . import optimizers, schedules, utils  # noqa: F401
+from . import constraints, optimizers, regularizers, schedules, utils  # noqa: F401
 from .errors import DataError, ModelFileError  # noqa: F401
 from .layers.input import Input, InputLayer  # noqa: F401
 from .model import Sequential  # noqa: F401

@@ -40,6 +40,7 @@ class Trainer:
     """compile / fit / evaluate / predict over the model hooks (_forward, _backward,
     _make_plan, _runners, _output_runners ...) that a model class provides."""
     _strategy = SINGLE
+    _regularized = _constrained = ()
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -116,6 +117,33 @@ class Trainer:
         for h, (f, act) in zip(self._heads, fused):
             h.runner, h.active, h.fused, h.final_act = runners[h.index], f or h.loss, f is not None, act
         self._loss_tracker = metrics_mod.Mean(name="loss")
+        self._collect_regularization()
+
+    def _collect_regularization(self):
+        """The trainable weights with a regularizer (its penalty joins the loss, its
+        gradient the weight's) and those with a constraint (applied after each step)."""
+        trainable = {id(w) for w in self.trainable_weights}
+        self._regularized = [(w, w.regularizer) for w in self.weights
+                             if w.regularizer is not None and id(w) in trainable]
+        self._constrained = [(w, w.constraint) for w in self.weights
+                             if w.constraint is not None and id(w) in trainable]
+
+    def _penalties(self, add_gradients=False):
+        """Sum of the regularization penalties (float64); with add_gradients, each
+        penalty's gradient is added to its weight's gradient."""
+        total = 0.0
+        for w, reg in self._regularized:
+            total += reg(w.value)
+            if add_gradients:
+                reg.add_gradient(w.grad, w.value)
+        return total
+
+    @property
+    def losses(self):
+        """The regularization penalties of the model's weights, one float each (Keras'
+        model.losses)."""
+        return [reg(w.value) for w in self.weights for reg in [w.regularizer]
+                if reg is not None]
 
     def _prepare_inference(self):
         if self.compiled:
@@ -158,9 +186,13 @@ class Trainer:
         n = self._n_trainable
         if global_batch is not None:
             self._strategy.allreduce_(self._flat_g[:n])
+        if self._regularized:   # after the Allreduce: every rank adds the same penalty
+            loss += self._penalties(add_gradients=True)
         t = perf_counter() if hook is not None else 0.0
         if n:
             self.optimizer.step(self._flat_w[:n], self._flat_g[:n])
+            for w, c in self._constrained:   # Keras: constraints after each update
+                w.value[...] = c(w.value)
         if hook is not None:
             hook("update", None, t, perf_counter())
         return loss, out
@@ -557,6 +589,8 @@ class Trainer:
                 cbl.on_test_batch_begin(step)
                 out = self._forward(xb, training=False)
                 loss, _ = self._loss_and_grads(out, yb, wb)
+                if self._regularized:
+                    loss += self._penalties()
                 self._update_metrics(loss, out, yb, wb)
                 logs = self._logs()
                 cbl.on_test_batch_end(step, logs)

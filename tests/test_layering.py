@@ -58,6 +58,8 @@ RANKS = {
     "nbnet.losses": BLOCKS,
     "nbnet.metrics": BLOCKS,
     "nbnet.optimizers": BLOCKS,
+    "nbnet.regularizers": BLOCKS,
+    "nbnet.constraints": BLOCKS,
     "nbnet.lr_schedules": BLOCKS,   # per-step learning-rate schedules (optimizer arguments)
     "nbnet.layers.*": BLOCKS,
     # 3. data: reading CSV text, encoding tables, datasets, the metric reports.

@@ -54,6 +54,8 @@ def deserialize(spec):
 class Weight:
     """A named parameter. `value` and `grad` may be views into the model's flat buffers."""
 
+    regularizer = constraint = None   # nbnet.regularizers / nbnet.constraints objects
+
     def __init__(self, name, value, trainable=True):
         self.name = name
         self.value = value
@@ -118,11 +120,15 @@ class Layer:
         self._inbound_nodes = []   # one per call on symbolic tensors
 
     # ---------------------------------------------------------------- weights
-    def add_weight(self, name, shape, initializer="zeros", trainable=True):
+    def add_weight(self, name, shape, initializer="zeros", trainable=True, regularizer=None,
+                   constraint=None):
+        """A new weight (Keras' add_weight); its regularizer's penalty joins the loss and
+        its constraint is applied after every optimizer step (the trainer does both)."""
         init = initializers.get(initializer)
         value = np.ascontiguousarray(init(tuple(shape), self.dtype), dtype=self.dtype)
         w = Weight(name, value, trainable=trainable)
         w.path = f"{self.name}/{name}"
+        w.regularizer, w.constraint = regularizer, constraint
         self._weights.append(w)
         return w
 

@@ -99,7 +99,9 @@ class Conv2D(KernelLayer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"Conv2D filters must be a positive integer, got {filters!r}")
@@ -112,7 +114,9 @@ class Conv2D(KernelLayer):
             raise NotImplementedError("Conv2D dilation_rate other than 1 is not supported")
         if groups != 1:
             raise NotImplementedError("Conv2D groups other than 1 is not supported")
-        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer)
+        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer, activity_regularizer,
+                                kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         check_4d(self, input_shape)
@@ -120,10 +124,7 @@ class Conv2D(KernelLayer):
             raise ValueError(f"{self.name}: the channel axis of the input must be known")
         kh, kw = self.kernel_size
         c = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (kh, kw, c, self.filters),
-                                      self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self._add_kernel_and_bias((kh, kw, c, self.filters), (self.filters,))
         self._no_bias = np.zeros(self.filters, self.dtype)
         self.built = True
 
@@ -284,5 +285,6 @@ class Conv2D(KernelLayer):
                    data_format="channels_last", dilation_rate=[1, 1], groups=1,
                    activation=self._act_name, use_bias=self.use_bias,
                    kernel_initializer=_init_config(self.kernel_initializer),
-                   bias_initializer=_init_config(self.bias_initializer))
+                   bias_initializer=_init_config(self.bias_initializer),
+                   **self._regularizer_config())
         return cfg

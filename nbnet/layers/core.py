@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, constraints, initializers, regularizers
 from .. import random as nbrandom
 from ..kernels import activations as KA
 from ..kernels import dense as K
@@ -28,7 +28,10 @@ class KernelLayer(Layer):
     """What Dense and Conv2D share: a kernel, an optional bias, a fused activation."""
     _abstract = True
 
-    def _init_kernel_layer(self, activation, use_bias, kernel_initializer, bias_initializer):
+    def _init_kernel_layer(self, activation, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer=None, bias_regularizer=None,
+                           activity_regularizer=None, kernel_constraint=None,
+                           bias_constraint=None):
         self.activation = activations.get(activation)
         self._act_name, self._code, self._alpha = activations.spec(activation)
         self.use_bias = bool(use_bias)
@@ -36,6 +39,13 @@ class KernelLayer(Layer):
         self.bias_initializer = bias_initializer
         initializers.get(kernel_initializer)  # fail early on an unknown name
         initializers.get(bias_initializer)
+        if activity_regularizer is not None:
+            raise NotImplementedError(f"{type(self).__name__}(activity_regularizer=...) is not "
+                                      f"supported yet")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
         self._logits = False   # whether the last forward returned the logits
 
@@ -43,23 +53,45 @@ class KernelLayer(Layer):
     def final_activation(self):
         return self._act_name
 
+    def _add_kernel_and_bias(self, kernel_shape, bias_shape):
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", bias_shape, self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+
+    def _regularizer_config(self):
+        """The regularizer / constraint entries of get_config (only those that are set)."""
+        out = {}
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            if getattr(self, key) is not None:
+                out[key] = regularizers.serialize(getattr(self, key))
+        for key in ("kernel_constraint", "bias_constraint"):
+            if getattr(self, key) is not None:
+                out[key] = constraints.serialize(getattr(self, key))
+        return out
+
 
 class Dense(KernelLayer):
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer)
+        self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer, activity_regularizer,
+                                kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise ValueError(f"{self.name}: the last axis of the input must be known")
         n_in = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (n_in, self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self._add_kernel_and_bias((n_in, self.units), (self.units,))
         self._no_bias = np.zeros(self.units, self.dtype)
         self.built = True
 
@@ -131,7 +163,8 @@ class Dense(KernelLayer):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=self._act_name, use_bias=self.use_bias,
                    kernel_initializer=_init_config(self.kernel_initializer),
-                   bias_initializer=_init_config(self.bias_initializer))
+                   bias_initializer=_init_config(self.bias_initializer),
+                   **self._regularizer_config())
         return cfg
 
 
