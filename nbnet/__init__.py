@@ -21,6 +21,12 @@ from .functional import Model  # noqa: F401
 from .models import load_model  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
 from . import distributed, machine, models, profiler  # noqa: F401,E402
+from . import dataset_utils as _dataset_utils  # noqa: E402
+
+# keras.utils.image_dataset_from_directory / text_dataset_from_directory: they read with
+# nbnet.data, which nbnet.utils (a foundation) may not import, so the facade adds them.
+utils.image_dataset_from_directory = _dataset_utils.image_dataset_from_directory
+utils.text_dataset_from_directory = _dataset_utils.text_dataset_from_directory
 
 _blas.install()
 

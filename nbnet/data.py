@@ -428,8 +428,9 @@ def _decode_image(path, mode, size):
         raise DataError(f"{path}: cannot decode the image ({type(e).__name__}: {e})") from None
 
 
-def _decode_all(paths, mode, size, channels, dtype):
-    """Files -> x (N, h, w, channels) = pixels / 255, in the order of `paths`."""
+def _decode_all(paths, mode, size, channels, dtype, scale=True):
+    """Files -> x (N, h, w, channels) = pixels / 255 (scale False: the pixel values
+    0-255), in the order of `paths`."""
     from tqdm.auto import tqdm
     n, (h, w) = len(paths), size
     buf = np.empty((n, h, w, channels), np.uint8)
@@ -448,11 +449,13 @@ def _decode_all(paths, mode, size, channels, dtype):
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+    if not scale:
+        return buf.astype(dtype)
     return np.divide(buf, dtype.type(255), dtype=dtype)
 
 
 def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_split=None,
-                subset=None, seed=None, dtype=None):
+                subset=None, seed=None, dtype=None, scale=True):
     """Folder of class subfolders of images -> Dataset (a (training, validation) pair for
     subset="both"), as Keras' image_dataset_from_directory.
 
@@ -462,7 +465,8 @@ def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_s
     and scaled to [0, 1]: x (N, h, w, 1 or 3). Without validation_split the samples are
     in file order (class by class, sorted). With it, as Keras: the files are shuffled by
     np.random.RandomState(seed) and the last int(validation_split * N) are the
-    validation subset, so a seed must be given and both subsets share it."""
+    validation subset, so a seed must be given and both subsets share it. scale=False
+    keeps the pixel values 0-255 (what Keras' image_dataset_from_directory yields)."""
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
@@ -486,7 +490,7 @@ def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_s
 
     def make(idx):
         files = [paths[i] for i in idx]
-        return Dataset(_decode_all(files, mode, size, channels, dt), labels[idx], classes,
+        return Dataset(_decode_all(files, mode, size, channels, dt, scale), labels[idx], classes,
                        None, "classification", directory, file_paths=files)
 
     if not validation_split:

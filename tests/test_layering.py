@@ -68,6 +68,7 @@ RANKS = {
     "nbnet.data": DATA,
     "nbnet.datasets.*": DATA,
     "nbnet.report": DATA,
+    "nbnet.dataset_utils": DATA,  # image / text_dataset_from_directory
     # 4. the model and what drives, saves, spreads and measures it.
     "nbnet.model": MODEL,          # Sequential
     "nbnet.functional": MODEL,     # Model(inputs, outputs), a Sequential subclass
