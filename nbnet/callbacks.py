@@ -134,7 +134,9 @@ class ProgbarLogger(Callback):
         if self.verbose == 1:
             from tqdm.auto import tqdm
             print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", file=self._out())
-            self._bar = tqdm(total=self.params.get("samples"), unit=" samples", unit_scale=True,
+            # a generator's epoch length is known after the first epoch
+            total = self.params.get("samples") or getattr(self, "_seen_last_epoch", None)
+            self._bar = tqdm(total=total, unit=" samples", unit_scale=True,
                              file=self._out(), leave=True, mininterval=0.25, dynamic_ncols=True,
                              bar_format="{n_fmt}/{total_fmt} |{bar:20}| {elapsed} "
                                         "{rate_fmt}{postfix}")
@@ -148,6 +150,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         dt = time.perf_counter() - self._t0
+        self._seen_last_epoch = self.model._samples_seen or None
         if self._bar is not None:
             self._bar.set_postfix_str(format_logs(logs or {}), refresh=False)
             self._bar.close()
