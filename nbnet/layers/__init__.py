@@ -16,5 +16,8 @@ from .augmentation import (RandomBrightness, RandomContrast, RandomCrop,  # noqa
 from .reshaping import (Cropping2D, Identity, Permute, RepeatVector,  # noqa: F401
                         UpSampling2D, ZeroPadding2D)
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout2D  # noqa: F401
+from .conv_more import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D  # noqa: F401
+from .lookup import CategoryEncoding, Discretization, IntegerLookup, StringLookup  # noqa: F401
+from .text import TextVectorization  # noqa: F401
 
 Convolution2D = Conv2D
