@@ -21,7 +21,7 @@ from .errors import DataError
 from .layers.node import SymbolicTensor, call_symbolic, is_symbolic
 from .model import Sequential
 from .trainer import by_position_or_name
-from .training import check_x
+from .training import check_raw_x, check_x
 
 
 class _Step:
@@ -174,9 +174,9 @@ class Model(Sequential):
         if not self._multi_in:
             if isinstance(x, dict):
                 x = by_position_or_name(x, names, what, "x", "input")[0]
-            return check_x(x, self.input_shape, self.dtype, what)
+            return self._check_input(x, self._inputs[0], what)
         xs = by_position_or_name(x, names, what, "x", "input")
-        xs = [check_x(a, t.shape, self.dtype, f"{what} (input {n!r})")
+        xs = [self._check_input(a, t, f"{what} (input {n!r})")
               for a, t, n in zip(xs, self._inputs, names)]
         lengths = {n: len(a) for n, a in zip(names, xs)}
         if len(set(lengths.values())) > 1:
@@ -209,6 +209,13 @@ class Model(Sequential):
 
     def _runners(self):
         return [s.runner for s in self._steps]
+
+    def _check_input(self, a, t, what):
+        """One input's array: floats in the model's dtype, or, for an Input declared
+        "string" / "int64", the strings / integers as they are."""
+        if t.node.layer.input_dtype is not None:
+            return check_raw_x(a, t.shape, t.node.layer.input_dtype, what)
+        return check_x(a, t.shape, self.dtype, what)
 
     def _out_layer(self):
         return self._steps[-1].runner

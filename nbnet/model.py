@@ -17,6 +17,7 @@ from .layers.input import InputLayer
 from .layers.node import SymbolicTensor
 from .plan import StepContext, make_plan
 from .trainer import Trainer
+from .training import check_raw_x
 
 
 class Sequential(Trainer):
@@ -98,6 +99,12 @@ class Sequential(Trainer):
                 raise ValueError("build() needs an input shape (or an Input as first layer)")
             input_shape = (None,) + tuple(self._input_layer.shape)
         self._build_from(tuple(input_shape))
+
+    def _prepare_x(self, x, what):
+        layer = self._input_layer
+        if layer is not None and layer.input_dtype is not None:   # strings / integers
+            return check_raw_x(x, self.input_shape, layer.input_dtype, what)
+        return super()._prepare_x(x, what)
 
     def _build_from(self, input_shape):
         shape = (None,) + tuple(input_shape[1:])
@@ -291,6 +298,8 @@ class Sequential(Trainer):
         cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
         if self._input_layer is not None:
             cfg["input_shape"] = list(self._input_layer.shape)
+            if self._input_layer.input_dtype is not None:
+                cfg["input_dtype"] = self._input_layer.get_config()["dtype"]
         return cfg
 
     @classmethod
@@ -300,7 +309,8 @@ class Sequential(Trainer):
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model.add(InputLayer(shape=tuple(config["input_shape"]),
-                                 dtype=_first_dtype(config.get("layers", []))))
+                                 dtype=config.get("input_dtype") or
+                                 _first_dtype(config.get("layers", []))))
         for spec in config.get("layers", []):
             model.add(deserialize(spec))
         return model

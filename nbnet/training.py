@@ -13,6 +13,32 @@ def _first_bad(arr):
     return int(np.argmax(bad))
 
 
+def check_raw_x(x, input_shape, dtype, what):
+    """x for an input declared "string" or "int32" / "int64" (read by preprocessing
+    layers): an object array of str, or integers; shape checked as for floats."""
+    if x is None:
+        raise DataError(f"{what}: x is missing")
+    arr = np.asarray(x)
+    if input_shape[-1] == 1 and arr.ndim == len(input_shape) - 1:
+        arr = arr[..., None]
+    if arr.ndim < 1 or len(arr) == 0:
+        raise DataError(f"{what}: x is empty (0 samples)")
+    if tuple(arr.shape[1:]) != tuple(input_shape[1:]) and None not in input_shape[1:]:
+        raise DataError(f"{what}: the model expects inputs of shape {tuple(input_shape)}, "
+                        f"got x of shape {arr.shape}")
+    if dtype == np.dtype(object):
+        if arr.dtype.kind not in "OUS":
+            raise DataError(f"{what}: this input takes strings, got an array of dtype {arr.dtype}")
+        if arr.dtype.kind == "S":
+            arr = np.char.decode(arr, "utf-8")
+        return arr.astype(object)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+        return arr.astype(dtype)
+    if arr.dtype.kind not in "biu":
+        raise DataError(f"{what}: this input takes integers, got an array of dtype {arr.dtype}")
+    return arr.astype(dtype)
+
+
 def check_x(x, input_shape, dtype, what):
     if x is None:
         raise DataError(f"{what}: x is missing")
