@@ -19,27 +19,51 @@ The fusions are named units, as llm.c names `crossentropy_softmax_backward`:
 Every function has the signature forward(layer, x, training, ctx) -> y and
 backward(layer, dy, need_dx, ctx) -> dL/dx (None when need_dx is False). A layer
 called alone computes what the same layer computes inside a model.
+
+A layer with an activity_regularizer (Keras 3) runs its unit wrapped: the forward adds
+regularizer(y) / batch size to ctx.activity, the backward adds that penalty's gradient
+to dy before the layer's own backward.
 """
+import numpy as np
 
 
 class StepContext:
     """What a step passes to its layers: step (the optimizer's iteration count, for
-    the dropout masks; None outside training) and comm (the communicator of a
-    distributed fit, for the batch statistics over all ranks; None otherwise)."""
-    __slots__ = ("step", "comm")
+    the dropout masks; None outside training), comm (the communicator of a
+    distributed fit, for the batch statistics over all ranks; None otherwise), and
+    activity, where the activity regularizers of a forward pass add their penalties
+    (the trainer zeroes it before a forward and adds it to the loss after)."""
+    __slots__ = ("step", "comm", "activity")
 
     def __init__(self, step=None, comm=None):
-        self.step, self.comm = step, comm
+        self.step, self.comm, self.activity = step, comm, 0.0
 
 
 class Call:
     """One runner of the plan: unit name, layer, forward and backward functions, and
     whether its backward must return dL/dx."""
-    __slots__ = ("name", "layer", "forward", "backward", "need_dx")
+    __slots__ = ("name", "layer", "forward", "backward", "need_dx", "_base", "_y")
 
     def __init__(self, name, layer, need_dx):
         self.name, self.layer, self.need_dx = name, layer, need_dx
         self.forward, self.backward = UNITS[name]
+        if getattr(layer, "activity_regularizer", None) is not None:
+            # Keras 3: the penalty reg(y) / batch size joins the loss; its gradient dy's
+            self._base = (self.forward, self.backward)
+            self.forward, self.backward = self._activity_forward, self._activity_backward
+
+    def _activity_forward(self, layer, x, training, ctx):
+        y = self._base[0](layer, x, training, ctx)
+        n = max(1, len(y))
+        ctx.activity += layer.activity_regularizer(y) / n
+        self._y = y
+        return y
+
+    def _activity_backward(self, layer, dy, need_dx, ctx):
+        g = np.zeros(self._y.shape, dtype=dy.dtype)
+        layer.activity_regularizer.add_gradient(g, self._y)
+        g /= g.dtype.type(max(1, len(self._y)))
+        return self._base[1](layer, dy + g, need_dx, ctx)
 
     def __repr__(self):
         return f"<Call {self.name} {self.layer.name} need_dx={self.need_dx}>"

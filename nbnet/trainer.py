@@ -102,7 +102,8 @@ class Trainer:
         path when the output's layer allows it (and nothing else reads that output);
         build the metric objects (they depend on the output shape)."""
         runners, shapes = self._output_runners(), self._output_tensor_shapes()
-        fused = [fused_loss_for(r, l) if self._sole_use(k) else (None, None)
+        fused = [fused_loss_for(r, l) if self._sole_use(k) and
+                 getattr(r, "activity_regularizer", None) is None else (None, None)
                  for k, (r, l) in enumerate(zip(runners, self._losses))]
         self._make_plan([r for r, (f, _) in zip(runners, fused) if f is not None])
         self._emit = [(f is not None, act) for f, act in fused]
@@ -168,9 +169,11 @@ class Trainer:
         hook(phase, runner index or None, t_start, t_end), when given, times each part
         ("forward", "backward" per runner, "loss", "update"): nbnet.profiler's view."""
         self._ctx.step = self.optimizer.iterations
+        self._ctx.activity = 0.0
         out = self._forward(xb, training=True, hook=hook)
         t = perf_counter() if hook is not None else 0.0
         loss, grads = self._loss_and_grads(out, yb, sample_weight, True)
+        loss += self._ctx.activity
         if hook is not None:
             hook("loss", None, t, perf_counter())
         if global_batch is not None:
@@ -587,8 +590,10 @@ class Trainer:
                 if steps is not None and step >= steps:
                     break
                 cbl.on_test_batch_begin(step)
+                self._ctx.activity = 0.0
                 out = self._forward(xb, training=False)
                 loss, _ = self._loss_and_grads(out, yb, wb)
+                loss += self._ctx.activity
                 if self._regularized:
                     loss += self._penalties()
                 self._update_metrics(loss, out, yb, wb)

@@ -109,8 +109,8 @@ def test_conv2d_takes_regularizers_too():
     layer = layers.Conv2D(2, 3, kernel_regularizer="l1", kernel_constraint="unit_norm")
     layer(np.zeros((1, 5, 5, 1), "float32"))
     assert layer.kernel.regularizer.l1 == 0.01 and type(layer.kernel.constraint).__name__ == "UnitNorm"
-    with pytest.raises(NotImplementedError, match="activity_regularizer"):
-        layers.Dense(2, activity_regularizer="l2")
+    assert layers.Dense(2, activity_regularizer="l2").get_config()["activity_regularizer"] == \
+        {"class_name": "L2", "config": {"l2": 0.01}}
 
 
 def test_penalties_match_keras():
@@ -132,3 +132,45 @@ def test_penalties_match_keras():
                          (constraints.MinMaxNorm(0.5, 1.5, 0.7), keras.constraints.MinMaxNorm(0.5, 1.5, 0.7))]:
         want = keras.ops.convert_to_numpy(theirs(keras.ops.convert_to_tensor(w)))
         np.testing.assert_allclose(ours(w), want, rtol=1e-5, atol=1e-7)
+
+
+def _activity_model(lib, reg_hidden, reg_layer):
+    a = lib.Input((4,))
+    h = lib.layers.Dense(3, activation="tanh", activity_regularizer=reg_hidden)(a)
+    h = lib.layers.ActivityRegularization(l1=reg_layer)(h)
+    return lib.Model(a, lib.layers.Dense(2, activation="softmax")(h))
+
+
+def test_activity_regularizers_join_the_loss_divided_by_the_batch_size(float64):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(12, 4)), rng.integers(0, 2, 12)
+    nb.utils.set_random_seed(0)
+    model = _activity_model(nb, regularizers.L2(0.3), 0.2)
+    model.compile(nb.optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy")
+    W, b = model.layers[1].get_weights()
+    h = np.tanh(x @ W + b)
+    p = model.predict(x)
+    data = -np.mean(np.log(p[np.arange(12), y]))
+    want = data + (0.3 * np.sum(h ** 2) + 0.2 * np.sum(np.abs(h))) / 12
+    assert model.evaluate(x, y, batch_size=12, verbose=0) == pytest.approx(want, rel=1e-10)
+    nums = [numeric_grad(lambda: model.evaluate(x, y, batch_size=12, verbose=0), w.value, eps=1e-6)
+            for w in model.trainable_weights]
+    w0 = [w.value.copy() for w in model.trainable_weights]
+    assert model.train_on_batch(x, y) == pytest.approx(want, rel=1e-10)
+    for w, a, (idx, num) in zip(model.trainable_weights, w0, nums):
+        g = ((a - w.value) / 0.1).reshape(-1)
+        np.testing.assert_allclose(g[idx], num, rtol=1e-6, atol=1e-9, err_msg=w.path)
+
+
+def test_activity_regularizers_match_keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(10, 4)).astype("float32"), rng.integers(0, 2, 10)
+    ours = _activity_model(nb, regularizers.L2(0.3), 0.2)
+    theirs = _activity_model(keras, keras.regularizers.L2(0.3), 0.2)
+    theirs.set_weights(ours.get_weights())
+    for m in (ours, theirs):
+        m.compile("sgd", "sparse_categorical_crossentropy")
+    assert ours.evaluate(x, y, batch_size=10, verbose=0) == pytest.approx(
+        theirs.evaluate(x, y, batch_size=10, verbose=0), rel=1e-5)

@@ -1,7 +1,7 @@
 """Layers (Keras 3 names, arguments and defaults)."""
 from .base import Layer, Weight, deserialize, serialize  # noqa: F401
 from .input import Input, InputLayer  # noqa: F401
-from .core import Activation, Dense, Dropout, Flatten, Reshape  # noqa: F401
+from .core import Activation, ActivityRegularization, Dense, Dropout, Flatten, Reshape  # noqa: F401
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .normalization import BatchNormalization  # noqa: F401
 from .conv import Conv2D  # noqa: F401

@@ -95,6 +95,7 @@ class Layer:
     except private ones (a leading "_") and abstract bases (`_abstract = True` in the
     class body); a second class of a taken name is refused (nbnet.registry)."""
     multi_input = False
+    activity_regularizer = None   # nbnet.regularizers object: see nbnet.plan
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -160,6 +160,8 @@ class _ConvMoreBase(KernelLayer):
                 out[f"{prefix}_regularizer"] = regularizers.serialize(reg)
             if con is not None:
                 out[f"{prefix}_constraint"] = constraints.serialize(con)
+        if self.activity_regularizer is not None:
+            out["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return out
 
 

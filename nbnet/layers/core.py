@@ -39,9 +39,7 @@ class KernelLayer(Layer):
         self.bias_initializer = bias_initializer
         initializers.get(kernel_initializer)  # fail early on an unknown name
         initializers.get(bias_initializer)
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{type(self).__name__}(activity_regularizer=...) is not "
-                                      f"supported yet")
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
@@ -65,7 +63,7 @@ class KernelLayer(Layer):
     def _regularizer_config(self):
         """The regularizer / constraint entries of get_config (only those that are set)."""
         out = {}
-        for key in ("kernel_regularizer", "bias_regularizer"):
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
             if getattr(self, key) is not None:
                 out[key] = regularizers.serialize(getattr(self, key))
         for key in ("kernel_constraint", "bias_constraint"):
@@ -235,6 +233,27 @@ class Dropout(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(rate=self.rate, seed=self.seed)
+        return cfg
+
+
+class ActivityRegularization(Layer):
+    """y = x; in a model, l1 * sum|y| + l2 * sum y^2, divided by the batch size, joins
+    the loss (Keras 3's activity regularizer)."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+        self.activity_regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy if need_dx else None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(l1=self.l1, l2=self.l2)
         return cfg
 
 
