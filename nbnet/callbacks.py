@@ -421,3 +421,57 @@ class BackupAndRestore(Callback):
                 os.rmdir(self.backup_dir)
             except OSError:
                 pass
+
+
+class SwapEMAWeights(Callback):
+    """Keras 3's SwapEMAWeights: with an optimizer built with use_ema=True, evaluation
+    and prediction (fit's validation included) run on the moving-average weights, which
+    are swapped in at on_test_begin / on_predict_begin and out again at the end. With
+    swap_on_epoch=True they are also in the model between epochs (so that callbacks
+    after this one, e.g. ModelCheckpoint, see them), and after the last epoch the
+    average is set to the final weights as Keras does. (Keras 3.15's on_predict_end
+    tests the flag the wrong way round and leaves the average in; here it is swapped
+    out, as for evaluation.)"""
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = bool(swap_on_epoch)
+        self._in_model = False
+
+    def _pair(self):
+        model, opt = self.model, self.model.optimizer
+        if opt is None or not getattr(opt, "use_ema", False):
+            raise ValueError("SwapEMAWeights needs an optimizer with use_ema=True")
+        model._ensure_packed()
+        n = model._n_trainable
+        opt.build(n, model.dtype)
+        return model._flat_w[:n], opt._state["average"]
+
+    def _swap(self):
+        w, avg = self._pair()
+        tmp = w.copy()
+        w[...] = avg
+        avg[...] = tmp
+        self._in_model = not self._in_model
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch and self._in_model:
+            self._swap()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._in_model:
+            self._swap()
+            if epoch == self.params.get("epochs", 0) - 1:
+                w, avg = self._pair()
+                avg[...] = w
+
+    def on_test_begin(self, logs=None):
+        if not self._in_model:
+            self._swap()
+
+    def on_test_end(self, logs=None):
+        if self._in_model:
+            self._swap()
+
+    on_predict_begin = on_test_begin
+    on_predict_end = on_test_end

@@ -51,3 +51,27 @@ def test_use_ema_leaves_the_averaged_weights_after_fit():
     assert not np.allclose(m.get_weights()[0], trace[-1][0])
     for got, want in zip(m.get_weights(), avg):
         np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_swap_ema_weights_evaluates_on_the_average():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(32, 5)), rng.normal(size=(32, 2))
+    m = _model(nb.optimizers.Adam(learning_rate=0.05, use_ema=True, ema_momentum=0.9))
+    for s in range(0, 32, 8):        # steps without fit's end: weights and average differ
+        m.train_on_batch(x[s:s + 8], y[s:s + 8])
+    raw = [w.copy() for w in m.get_weights()]
+    avg = m.optimizer._state["average"].copy()
+    assert not np.allclose(avg, m._flat_w[:m._n_trainable])
+    # evaluate with the callback: the numbers of the average weights, the model after it
+    # as it was
+    cb = nb.callbacks.SwapEMAWeights()
+    got = m.evaluate(x, y, verbose=0, callbacks=[cb])
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), raw))
+    m._flat_w[:m._n_trainable] = avg
+    assert got == m.evaluate(x, y, verbose=0)
+    m._flat_w[:m._n_trainable] = np.concatenate([w.ravel() for w in raw])
+    assert got != m.evaluate(x, y, verbose=0)
+    import pytest
+    plain = _model(nb.optimizers.Adam())
+    with pytest.raises(ValueError, match="use_ema=True"):
+        plain.evaluate(x, y, verbose=0, callbacks=[nb.callbacks.SwapEMAWeights()])
