@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from .errors import DataError
+from .training import concat_data, copy_data
 
 _COMM = None
 
@@ -206,9 +207,10 @@ class DataParallel(SingleProcess):
         if not needed:   # only the number of samples counts
             placeholder = np.empty(n)
             return out, ([placeholder] * len(yb) if isinstance(yb, list) else placeholder), wb
-        parts = self.comm.allgather((_copy(out), _copy(yb), None if wb is None else np.array(wb)))
+        parts = self.comm.allgather((copy_data(out), copy_data(yb),
+                                     None if wb is None else np.array(wb)))
         wb = None if wb is None else np.concatenate([p[2] for p in parts])
-        return _concat([p[0] for p in parts]), _concat([p[1] for p in parts]), wb
+        return concat_data([p[0] for p in parts]), concat_data([p[1] for p in parts]), wb
 
     def sync_flags(self, model):
         """Rank 0's stop_training and learning rate on every rank (callbacks run there)."""
@@ -222,16 +224,6 @@ class DataParallel(SingleProcess):
         """Rank 0's weights everywhere (e.g. EarlyStopping restored the best ones)."""
         for w in model.weights:
             self.comm.bcast_(w.value)
-
-
-def _copy(data):
-    return [np.array(d) for d in data] if isinstance(data, list) else np.array(data)
-
-
-def _concat(parts):
-    if isinstance(parts[0], list):
-        return [np.concatenate(col) for col in zip(*parts)]
-    return np.concatenate(parts)
 
 
 def strategy_for(distributed):

@@ -25,6 +25,7 @@ import numpy as np
 from . import losses as L
 from .machine import peaks
 from .threads import get_num_threads, set_num_threads
+from .training import nrows, rows
 
 OVERHEAD_FACTOR = 5.0
 
@@ -145,9 +146,8 @@ def profile(model, x=None, y=None, batch_size=128, steps=20, threads=None, trace
 
 
 def _first_rows(data, n):
-    if isinstance(data, list):
-        return [np.ascontiguousarray(d[:n]) for d in data]
-    return np.ascontiguousarray(data[:n])
+    part = rows(data, 0, n)
+    return [np.ascontiguousarray(d) for d in part] if isinstance(part, list) else np.ascontiguousarray(part)
 
 
 def _profile(model, xb, yb, steps, warmup, trace, n_threads):
@@ -188,7 +188,7 @@ def _profile(model, xb, yb, steps, warmup, trace, n_threads):
         model._train_step(xb, yb, hook=hook)
 
     machine = peaks(n_threads)
-    B = len(xb[0]) if isinstance(xb, list) else len(xb)
+    B = nrows(xb)
     item = model.dtype.itemsize
     rows = []
     plan = model._current_plan()

@@ -31,6 +31,9 @@ from .pydataset import BatchSource, is_batch_source, split_batch
 from .kernels.threads import small_parallel
 from .training import (apply_output_activation, check_x, check_y, fused_loss_for,
                        merge_tail)
+from .training import copy_data as _copy
+from .training import nrows as _nrows
+from .training import rows as _rows
 
 
 SINGLE = SingleProcess()   # the strategy outside a fit (train_on_batch, the profiler)
@@ -782,20 +785,6 @@ def by_position_or_name(data, names, what, arg, kind):
     got = f"a list of {len(data)}" if isinstance(data, (list, tuple)) else type(data).__name__
     raise DataError(f"{what}: the model has {len(names)} {kind}s {names}; give {arg} as a list "
                     f"of {len(names)} arrays or a dict by {kind} name, got {got}")
-
-
-# Data of a model with several inputs or outputs is a list of arrays, one per input /
-# output, all with the same number of rows; with one, a plain array.
-def _nrows(data):
-    return len(data[0]) if isinstance(data, list) else len(data)
-
-
-def _rows(data, s, e):
-    return [d[s:e] for d in data] if isinstance(data, list) else data[s:e]
-
-
-def _copy(data):
-    return [np.array(d, copy=True) for d in data] if isinstance(data, list) else np.array(data, copy=True)
 
 
 def _check_steps(steps, what):

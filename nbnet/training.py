@@ -141,3 +141,25 @@ def merge_tail(n, batch_size, merge_small, minimum=2):
     if merge_small and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < max(2, minimum):
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
+
+
+# Data of a model with several inputs or outputs is a list of arrays, one per input /
+# output, all with the same number of rows; with one, a plain array. These helpers take
+# either (the trainer, the distributed strategy and the profiler use them).
+def nrows(data):
+    return len(data[0]) if isinstance(data, list) else len(data)
+
+
+def rows(data, s, e):
+    return [d[s:e] for d in data] if isinstance(data, list) else data[s:e]
+
+
+def copy_data(data):
+    return [np.array(d, copy=True) for d in data] if isinstance(data, list) else np.array(data, copy=True)
+
+
+def concat_data(parts):
+    """Row-wise concatenation of parts, each an array or a list of arrays."""
+    if isinstance(parts[0], list):
+        return [np.concatenate(col) for col in zip(*parts)]
+    return np.concatenate(parts)
