@@ -20,6 +20,7 @@ def _data(n=128, d=16, k=3, seed=0):
 
 # ------------------------------------------------------------- the guide, step by step
 def test_guide_first_model_trains_evaluates_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(16,))
     assert inputs.shape == (None, 16) and inputs.dtype == np.float32
     dense = layers.Dense(64, activation="relu")
@@ -33,7 +34,9 @@ def test_guide_first_model_trains_evaluates_and_round_trips(tmp_path):
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
     x_train, y_train = _data(512)
-    history = model.fit(x_train, y_train, batch_size=64, epochs=4, validation_split=0.2, verbose=0)
+    # 12 epochs: Keras' RMSprop default (learning rate 0.001) is 10x below PyTorch's;
+    # Keras 3.15 reaches 0.80-0.82 here (4 seeds), nbnet 0.81-0.82
+    history = model.fit(x_train, y_train, batch_size=64, epochs=12, validation_split=0.2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     loss, acc = model.evaluate(x_train, y_train, verbose=0)
     assert acc > 0.6
