@@ -27,6 +27,7 @@ from . import dataset_utils as _dataset_utils  # noqa: E402
 # nbnet.data, which nbnet.utils (a foundation) may not import, so the facade adds them.
 utils.image_dataset_from_directory = _dataset_utils.image_dataset_from_directory
 utils.text_dataset_from_directory = _dataset_utils.text_dataset_from_directory
+utils.timeseries_dataset_from_array = _dataset_utils.timeseries_dataset_from_array
 
 _blas.install()
 

@@ -159,4 +159,49 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     return tuple(out) if len(out) > 1 else out[0]
 
 
-__all__ = ["image_dataset_from_directory", "text_dataset_from_directory", "ArrayBatches"]
+def _index_arg(value, name, lo=0, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or \
+            (hi is not None and value > hi):
+        bound = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+        raise ValueError(f"timeseries_dataset_from_array: {name} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1,
+                                  sampling_rate=1, batch_size=128, shuffle=False, seed=None,
+                                  start_index=None, end_index=None):
+    """Keras' timeseries_dataset_from_array: the windows of `data` (time first) as a
+    PyDataset of batches. Window k starts at i_k = start_index + k * sequence_stride and
+    holds data[i_k], data[i_k + sampling_rate], ... (sequence_length steps); its target
+    is targets[i_k] (so targets = data[sequence_length:] makes the target the step after
+    the window). Windows run while they end before end_index, and (with targets) while
+    targets has an entry for them. shuffle: the windows in a random order from `seed`.
+    batch_size None: one batch of all windows."""
+    data = np.asarray(data)
+    if data.ndim == 0:
+        raise ValueError("timeseries_dataset_from_array: data must be an array of time steps")
+    n = len(data)
+    sequence_length = _index_arg(sequence_length, "sequence_length", 1)
+    sequence_stride = _index_arg(sequence_stride, "sequence_stride", 1)
+    sampling_rate = _index_arg(sampling_rate, "sampling_rate", 1)
+    start = 0 if start_index is None else _index_arg(start_index, "start_index", 0, n)
+    end = n if end_index is None else _index_arg(end_index, "end_index", start, n)
+    num = end - start - (sequence_length - 1) * sampling_rate
+    if targets is not None:
+        targets = np.asarray(targets)
+        num = min(num, len(targets) - start)
+    if num <= 0:
+        raise ValueError(f"timeseries_dataset_from_array: no window of {sequence_length} steps "
+                         f"(sampling_rate {sampling_rate}) fits in data[{start}:{end}]")
+    starts = start + np.arange(0, num, sequence_stride)
+    if shuffle:
+        np.random.default_rng(seed).shuffle(starts)
+    idx = starts[:, None] + sampling_rate * np.arange(sequence_length)[None, :]
+    x = data[idx]
+    y = None if targets is None else targets[starts]
+    bs = len(starts) if batch_size is None else _index_arg(batch_size, "batch_size", 1)
+    return ArrayBatches(x, y, bs)
+
+
+__all__ = ["image_dataset_from_directory", "text_dataset_from_directory",
+           "timeseries_dataset_from_array", "ArrayBatches"]

@@ -19,7 +19,7 @@ from .layers.base import Weight, deserialize, serialize, unique_name
 from .layers.input import InputLayer
 from .errors import DataError
 from .layers.node import SymbolicTensor, call_symbolic, is_symbolic
-from .model import Sequential
+from .model import MODEL_CLASSES, Sequential
 from .trainer import by_position_or_name
 from .training import check_raw_x, check_x
 
@@ -29,12 +29,13 @@ class _Step:
     need_dx: whether its dL/dx is needed whatever the caller wants (False for a step
     that reads only the model's inputs, whose gradient only a model using this one as
     a layer asks for)."""
-    __slots__ = ("node", "runner", "ins", "out", "multi", "need_dx")
+    __slots__ = ("node", "runner", "ins", "out", "outs", "multi", "need_dx")
 
     def __init__(self, node, runner, need_dx):
         self.node, self.runner, self.need_dx = node, runner, need_dx
         self.ins = [t.id for t in node.inputs]
-        self.out = node.outputs[0].id
+        self.outs = [t.id for t in node.outputs]   # several: a recurrent layer's states
+        self.out = self.outs[0] if len(self.outs) == 1 else None
         self.multi = node.multi_input
 
 
@@ -224,7 +225,7 @@ class Model(Sequential):
         return list(self._out_names)
 
     def _output_runners(self):
-        by_out = {s.out: s.runner for s in self._steps}
+        by_out = {o: s.runner for s in self._steps for o in s.outs}
         return [by_out[t.id] for t in self._outputs]
 
     def _output_tensor_shapes(self):
@@ -240,6 +241,8 @@ class Model(Sequential):
             for i in s.ins:
                 by_input.setdefault(i, []).append(s)
         for s in self._steps:
+            if s.out is None:   # several outputs: never fused
+                continue
             readers = by_input.get(s.out, [])
             if len(readers) == 1 and self._consumers.get(s.out) == 1 and not readers[0].multi:
                 yield s.runner, readers[0].runner
@@ -269,12 +272,28 @@ class Model(Sequential):
         outputs (several outputs). ctx: as Sequential._forward."""
         plan, ctx = self._current_plan(), ctx or self._ctx
         values = dict(zip((t.id for t in self._inputs), x if self._multi_in else [x]))
+        masking, masks = self._masking, {}
         for k, (s, c) in enumerate(zip(self._steps, plan)):
             xs = [values[i] for i in s.ins]
+            xk = xs if s.multi else xs[0]
+            if masking:
+                ms = [masks.get(i) for i in s.ins]
+                ctx.mask = ms if s.multi else ms[0]
             t = perf_counter() if hook is not None else 0.0
-            values[s.out] = c.forward(c.layer, xs if s.multi else xs[0], training, ctx)
+            y = c.forward(c.layer, xk, training, ctx)
+            if s.out is not None:
+                values[s.out] = y
+            else:
+                values.update(zip(s.outs, y))
             if hook is not None:
                 hook("forward", k, t, perf_counter())
+            if masking:
+                m = c.layer.compute_mask(xk, ctx.mask)
+                for o in s.outs:   # (a layer's states carry no mask)
+                    masks[o] = m if o == s.outs[0] else None
+        if masking:
+            ctx.mask = None
+            self._output_masks = [masks.get(t.id) for t in self._outputs]
         outs = [values[t.id] for t in self._outputs]
         return outs if self._multi_out else outs[0]
 
@@ -289,7 +308,12 @@ class Model(Sequential):
         input_ids = {t.id for t in self._inputs}
         for k in range(len(self._steps) - 1, -1, -1):
             s = self._steps[k]
-            g = grads.pop(s.out, None)
+            if s.out is not None:
+                g = grads.pop(s.out, None)
+            else:   # several outputs: the gradients of those that lead to the loss
+                g = [grads.pop(o, None) for o in s.outs]
+                if all(gi is None for gi in g):
+                    g = None
             if g is None:      # (cannot happen: every step leads to the output)
                 continue
             t = perf_counter() if hook is not None else 0.0
@@ -403,16 +427,21 @@ class Model(Sequential):
                 if isinstance(layer, InputLayer):
                     out = layer.output_tensor()
                 else:
-                    args = [tensors[(r[0], r[1])] for r in inbound]
-                    out = layer(args if getattr(layer, "multi_input", False) else args[0])
+                    args = [_ref_tensor(tensors, r) for r in inbound]
+                    if getattr(layer, "multi_input", False):
+                        out = layer(args)
+                    elif len(args) > 1:   # a recurrent layer called with initial_state
+                        out = layer(args[0], initial_state=args[1:])
+                    else:
+                        out = layer(args[0])
                 tensors[(name, k)] = out
                 pending.remove(item)
                 progress = True
             if not progress:
                 raise ValueError(f"the model config's graph cannot be rebuilt: layers "
                                  f"{[p[0] for p in pending]} wait for inputs that never come")
-        ins = [tensors[(r[0], r[1])] for r in config["input_layers"]]
-        outs = [tensors[(r[0], r[1])] for r in config["output_layers"]]
+        ins = [_ref_tensor(tensors, r) for r in config["input_layers"]]
+        outs = [_ref_tensor(tensors, r) for r in config["output_layers"]]
         return cls(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0],
                    name=config.get("name"), trainable=config.get("trainable", True))
 
@@ -421,6 +450,14 @@ class Model(Sequential):
 
 
 # ---------------------------------------------------------------------- helpers
+def _ref_tensor(tensors, ref):
+    """The tensor of a config reference [layer name, node index, tensor index]."""
+    out = tensors[(ref[0], ref[1])]
+    if isinstance(out, list):
+        return out[int(ref[2]) if len(ref) > 2 else 0]
+    return out
+
+
 def _node_index(layer, node):
     return layer._inbound_nodes.index(node)
 
@@ -488,5 +525,7 @@ def _shadow(layer):
             setattr(sh, k, mapping[id(v)])
     return sh
 
+
+MODEL_CLASSES["Functional"] = Model
 
 __all__ = ["Model"]

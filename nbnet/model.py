@@ -26,6 +26,7 @@ class Sequential(Trainer):
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
+        self._trainable = bool(trainable)
         self._layers = []
         self._input_layer = None
         self.built = False
@@ -43,6 +44,8 @@ class Sequential(Trainer):
         self._samples_seen = 0
         self._ctx = StepContext()
         self._plan = None
+        self._masking = False      # a layer makes masks: the forward carries them
+        self._output_masks = None  # the masks of the outputs of the last forward
         self._heads = None
         for layer in layers or []:
             self.add(layer)
@@ -62,8 +65,11 @@ class Sequential(Trainer):
             self._input_layer = layer
             self._build_from((None,) + tuple(layer.shape))
             return
-        if not isinstance(layer, Layer):
+        if not isinstance(layer, (Layer, Sequential)):
             raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if isinstance(layer, Sequential) and getattr(layer, "_multi_out", False):
+            raise NotImplementedError(f"model {layer.name!r} has several outputs; a model "
+                                      f"used as a layer needs one")
         if any(l.name == layer.name for l in self._layers):
             raise ValueError(f"a layer named {layer.name!r} is already in the model; names must be unique")
         self._layers.append(layer)
@@ -101,8 +107,19 @@ class Sequential(Trainer):
         self._build_from(tuple(input_shape))
 
     def _prepare_x(self, x, what):
+        first = self._layers[0] if self._layers else None
+        if self._input_layer is None and getattr(first, "raw_input_dtype", None):
+            # no Input, a first layer that reads strings (the TF text tutorial's export
+            # model): the input is built from the data, as Keras does
+            shape = tuple(np.shape(x)[1:])
+            if first.built and first.input_shape is not None:   # (N,) and (N, 1) alike
+                shape = tuple(first.input_shape[1:])
+            self._input_layer = InputLayer(shape=shape, dtype=first.raw_input_dtype)
+            self._build_from((None,) + tuple(shape))
         layer = self._input_layer
         if layer is not None and layer.input_dtype is not None:   # strings / integers
+            if np.ndim(x) == len(layer.shape) and layer.shape[-1:] == (1,):
+                x = np.expand_dims(x, -1)   # strings (N,) for an input (N, 1)
             return check_raw_x(x, self.input_shape, layer.input_dtype, what)
         return super()._prepare_x(x, what)
 
@@ -259,33 +276,104 @@ class Sequential(Trainer):
         that trains, whose input gradient nobody reads."""
         return [i > self._first_trainable for i in range(len(self._layers))]
 
-    def _backward(self, dy, hook=None):
-        """Backward through the layers from the first trainable one (dy: dL/d output).
-        hook(phase, runner index, t_start, t_end), when given, times each call."""
-        plan, ctx = self._current_plan(), self._ctx
-        for i in range(len(plan) - 1, self._first_trainable - 1, -1):
+    def _backward(self, dy, hook=None, need_dx=False, ctx=None):
+        """Backward through the layers from the first trainable one (dy: dL/d output);
+        with need_dx (this model is a layer of another) through all of them, returning
+        dL/d input. hook(phase, runner index, t_start, t_end), when given, times each
+        call. ctx: as _forward."""
+        plan, ctx = self._current_plan(), ctx or self._ctx
+        stop = 0 if need_dx else self._first_trainable
+        for i in range(len(plan) - 1, stop - 1, -1):
             t = perf_counter() if hook is not None else 0.0
             c = plan[i]
-            dy = c.backward(c.layer, dy, c.need_dx, ctx)
+            dy = c.backward(c.layer, dy, c.need_dx or need_dx, ctx)
             if hook is not None:
                 hook("backward", i, t, perf_counter())
+            if dy is None and i > stop:   # (a layer before has no input gradient: ids)
+                return None
         return dy
+
+    # ------------------------------------------------------------------ a model as a layer
+    # (Keras: a Sequential is a layer; a functional Model overrides these.)
+    multi_input = False
+    _input_shape_arg = None
+
+    @property
+    def trainable(self):
+        return getattr(self, "_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    def forward(self, x, training=False):
+        return self._forward(x, training)
+
+    def backward(self, dy, need_dx=True):
+        return self._backward(dy, need_dx=need_dx)
+
+    def compute_output_shape(self, input_shape):
+        self._maybe_build(input_shape)
+        return self.output_shape
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self._build_from((None,) + tuple(input_shape[1:]))
+        elif tuple(self.input_shape[1:]) != tuple(input_shape[1:]):
+            raise ValueError(f"model {self.name!r} takes inputs of shape {self.input_shape}, "
+                             f"got {tuple(input_shape)}")
+
+    def flops(self, input_shape):
+        total, shape = 0, tuple(input_shape)
+        for layer in self._layers:
+            total += layer.flops(shape)
+            shape = layer.compute_output_shape(shape)
+        return total
+
+    def buffer(self, key, shape, dtype=None):
+        return self._layers[-1].buffer(("model", key), shape, dtype)
 
     # ------------------------------------------------------------------ the plan
     def _make_plan(self, emitting=()):
         """The plan (nbnet.plan) for the current runners: the batchnorm_relu fusions,
         `emitting` (runners handing their logits to the loss), dL/dx where needed."""
         self._plan = make_plan(self._runners(), self._need_dx(), self._fusion_pairs(), emitting)
+        self._masking = self.produces_mask
         return self._plan
 
     def _current_plan(self):
         return self._plan if self._plan is not None else self._make_plan()
+
+    # ------------------------------------------------------------------ masking
+    # Keras 3 masking (nbnet.layers.base): only a model with a layer that makes masks
+    # (Embedding(mask_zero=True), Masking) carries them; others run as before.
+    supports_masking = False
+    uses_mask = False
+
+    @property
+    def produces_mask(self):
+        return any(getattr(r, "produces_mask", False) for r in self._runners())
+
+    def compute_mask(self, x, mask):
+        """A model used as a layer: the mask of its (first) output in its last forward."""
+        return self._output_masks[0] if self._masking and self._output_masks else None
+
+    @property
+    def output_mask(self):
+        """The mask of the output of the last forward (None: none); a list with several
+        outputs."""
+        ms = self._output_masks or [None]
+        return ms if getattr(self, "_multi_out", False) else ms[0]
 
     # ------------------------------------------------------------------ forward/backward
     def _forward(self, x, training, hook=None, ctx=None):
         """Forward through the plan; ctx: the StepContext (the model's own unless a
         model using this one as a layer passes its)."""
         plan, ctx = self._current_plan(), ctx or self._ctx
+        if self._masking:
+            return self._forward_masked(plan, x, training, hook, ctx)
         for i, c in enumerate(plan):
             t = perf_counter() if hook is not None else 0.0
             x = c.forward(c.layer, x, training, ctx)
@@ -293,9 +381,25 @@ class Sequential(Trainer):
                 hook("forward", i, t, perf_counter())
         return x
 
+    def _forward_masked(self, plan, x, training, hook, ctx):
+        """_forward with masks: each call gets its input's mask in ctx.mask (read by the
+        layers that use it) and gives its output's, compute_mask(x, mask)."""
+        mask = None
+        for i, c in enumerate(plan):
+            t = perf_counter() if hook is not None else 0.0
+            ctx.mask = mask
+            y = c.forward(c.layer, x, training, ctx)
+            mask = c.layer.compute_mask(x, mask)
+            x = y
+            if hook is not None:
+                hook("forward", i, t, perf_counter())
+        ctx.mask = None
+        self._output_masks = [mask]
+        return x
+
     # ------------------------------------------------------------------ config / saving
     def get_config(self):
-        cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
+        cfg = {"name": self.name, "layers": [_serialize_layer(l) for l in self._layers]}
         if self._input_layer is not None:
             cfg["input_shape"] = list(self._input_layer.shape)
             if self._input_layer.input_dtype is not None:
@@ -312,7 +416,7 @@ class Sequential(Trainer):
                                  dtype=config.get("input_dtype") or
                                  _first_dtype(config.get("layers", []))))
         for spec in config.get("layers", []):
-            model.add(deserialize(spec))
+            model.add(_deserialize_layer(spec))
         return model
 
     def _training_state(self):
@@ -340,9 +444,32 @@ class Sequential(Trainer):
         return f"<Sequential name={self.name}, {len(self._layers)} layers>"
 
 
+def _serialize_layer(layer):
+    """A layer's spec; a model used as a layer: {"class_name": "Sequential" or
+    "Functional", "config": its get_config()} (Keras' names)."""
+    if isinstance(layer, Sequential):
+        kind = "Sequential" if type(layer) is Sequential else "Functional"
+        return {"class_name": kind, "config": layer.get_config()}
+    return serialize(layer)
+
+
+# The model classes a model spec may nest by name: Sequential, and "Functional"
+# (nbnet.functional registers its Model: it imports this module, not the reverse).
+MODEL_CLASSES = {}
+
+
+def _deserialize_layer(spec):
+    if isinstance(spec, dict) and spec.get("class_name") in MODEL_CLASSES:
+        return MODEL_CLASSES[spec["class_name"]].from_config(spec.get("config") or {})
+    return deserialize(spec)
+
+
 def _first_dtype(layer_specs):
     for spec in layer_specs:
         dt = spec.get("config", {}).get("dtype")
         if dt:
             return dt
     return None
+
+
+MODEL_CLASSES["Sequential"] = Sequential

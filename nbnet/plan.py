@@ -33,10 +33,11 @@ class StepContext:
     distributed fit, for the batch statistics over all ranks; None otherwise), and
     activity, where the activity regularizers of a forward pass add their penalties
     (the trainer zeroes it before a forward and adds it to the loss after)."""
-    __slots__ = ("step", "comm", "activity")
+    __slots__ = ("step", "comm", "activity", "mask")
 
     def __init__(self, step=None, comm=None):
         self.step, self.comm, self.activity = step, comm, 0.0
+        self.mask = None   # the mask of the input of the call being run (masked units)
 
 
 class Call:
@@ -83,6 +84,12 @@ def stepped_forward(layer, x, training, ctx):
     return layer.forward(x, training, step=ctx.step)
 
 
+def masked_forward(layer, x, training, ctx):
+    """A layer that reads the mask of its input (uses_mask: recurrent layers, pooling
+    over time); the model sets ctx.mask before the call."""
+    return layer.forward(x, training, mask=ctx.mask, step=ctx.step)
+
+
 def batchnorm_forward(layer, x, training, ctx):
     return layer.forward(x, training, comm=ctx.comm)
 
@@ -121,6 +128,7 @@ def model_backward(model, dy, need_dx, ctx):
 UNITS = {
     "layer": (layer_forward, layer_backward),
     "stepped": (stepped_forward, layer_backward),
+    "masked": (masked_forward, layer_backward),
     "batchnorm": (batchnorm_forward, batchnorm_backward),
     "batchnorm_relu": (batchnorm_relu_forward, batchnorm_backward),
     "fused": (fused_forward, fused_backward),
@@ -152,6 +160,8 @@ def make_plan(runners, need_dx, fusion_pairs, emitting):
                 name = "model"
             elif isinstance(r, BatchNormalization):
                 name = "batchnorm"
+            elif getattr(r, "uses_mask", False):
+                name = "masked"
             elif getattr(r, "stepped", False):
                 name = "stepped"
             else:

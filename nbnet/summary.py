@@ -26,7 +26,7 @@ def _graph_rows(model):
     for layer in model.layers:
         nodes = [n for n in model._nodes if n.layer is layer]
         out = nodes[0].outputs[0].shape
-        flops = sum(layer.flops([t.shape for t in n.inputs] if n.multi_input else n.inputs[0].shape)
+        flops = sum(_layer_flops(layer, [t.shape for t in n.inputs] if n.multi_input else n.inputs[0].shape)
                     for n in nodes if n.inputs)
         links = [f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]"
                  for n in nodes for t in n.inputs]
@@ -34,6 +34,15 @@ def _graph_rows(model):
                      f"{layer.count_params():,}", _fmt_flops(flops), flops,
                      ", ".join(links) or "-"))
     return rows
+
+
+def _layer_flops(layer, shape):
+    """layer.flops(shape), 0 where the shape has unknown axes beyond the batch (sequences
+    of any length: the work per sample is not known before the data)."""
+    shapes = shape if isinstance(shape, list) else [shape]
+    if any(d is None for s in shapes for d in tuple(s)[1:]):
+        return 0
+    return layer.flops(shape)
 
 
 def summary_rows(model):
@@ -46,7 +55,7 @@ def summary_rows(model):
     for layer in model.layers:
         if shape is not None and layer.built:
             out = layer.compute_output_shape(shape)
-            flops = layer.flops(shape)
+            flops = _layer_flops(layer, shape)
             rows.append((f"{layer.name} ({type(layer).__name__})", _shape(out),
                          f"{layer.count_params():,}", _fmt_flops(flops), flops))
             shape = out

@@ -210,11 +210,18 @@ class Trainer:
         loss's per-sample values (float64), and (scale_grads) the gradient's row n is
         scaled by w_n: d/dout_n of that loss is w_n * the unweighted mean's row n."""
         total, grads = 0.0, []
+        masks = self._output_masks if self._masking else None
         for h, o, y in zip(self._heads, out if self._multi_out else [out],
                            yb if self._multi_out else [yb]):
             grad = h.runner.buffer(("_loss_grad", h.index), o.shape)
             loss = h.active.forward_backward(grad, o, y)
-            if wb is not None:
+            rw = _step_weights(masks[h.index], o, wb) if masks is not None else None
+            if rw is not None:   # a masked sequence output: weights per (sample, step)
+                o2, y2, w2 = _as_step_rows(o, y, rw)
+                loss = float(np.dot(h.active.per_sample(y2, o2), w2) / len(w2))
+                if scale_grads:
+                    grad *= rw.reshape(rw.shape + (1,) * (grad.ndim - rw.ndim)).astype(grad.dtype)
+            elif wb is not None:
                 loss = float(np.dot(h.active.per_sample(y, o), wb) / len(wb))
                 if scale_grads:
                     grad *= wb.reshape((-1,) + (1,) * (grad.ndim - 1))
@@ -520,12 +527,20 @@ class Trainer:
         n = _nrows(yb)
         self._loss_tracker.update_state(loss, sample_weight=n)
         multi = self._multi_out
+        masks = self._output_masks if self._masking else None
         for h, o, y in zip(self._heads, out if multi else [out], yb if multi else [yb]):
             if multi:
                 h.tracker.update_state(h.last, sample_weight=n)
             if not (h.metrics or h.weighted):
                 continue
             pred = apply_output_activation(h.final_act, o) if h.fused else o
+            rw = _step_weights(masks[h.index], o, wb, keras_scale=False) \
+                if masks is not None else None
+            if rw is not None:   # a masked sequence output: the metrics see the real steps
+                pred, y, rw = _as_step_rows(pred, y, rw)
+                for m in h.metrics + h.weighted:
+                    m.update_state(y, pred, sample_weight=rw)
+                continue
             for m in h.metrics:
                 m.update_state(y, pred)
             for m in h.weighted:
@@ -846,6 +861,31 @@ def _check_class_weight(class_weight, what):
                              f"got {value!r}")
         out[k] = v
     return out
+
+
+def _step_weights(mask, out, wb, keras_scale=True):
+    """The weights per (sample, step) of a sequence output `out` (N, T, ...) whose mask
+    is `mask` (N, T), or None when there is no mask or `out` has no time axis. Keras 3
+    (losses.loss.apply_mask): mask * sample weight, scaled by N*T / (masked-in steps) for
+    the "sum_over_batch_size" mean, so the loss is the mean over the real steps."""
+    if mask is None or out.ndim < 3 or out.shape[:2] != mask.shape:
+        return None
+    w = mask.astype(np.float64)
+    if wb is not None:
+        w = w * np.asarray(wb, dtype=np.float64)[:, None]
+    if keras_scale:
+        w *= mask.size / max(float(mask.sum()), 1.0)
+    return w
+
+
+def _as_step_rows(out, y, w):
+    """A sequence output, its targets and weights (N, T) as rows: (N*T, ...), the
+    targets (N*T,) for labels or (N*T, ...), and (N*T,)."""
+    rows = w.size
+    o2 = out.reshape((rows,) + out.shape[2:])
+    y = np.asarray(y)
+    y2 = y.reshape((rows,) + y.shape[2:])
+    return o2, y2, w.reshape(-1)
 
 
 def class_weight_to_sample_weight(y, class_weight, what="class_weight"):

@@ -83,18 +83,24 @@ def check_y(y, n, loss, output_shape, dtype, what):
     out_dims = tuple(output_shape[1:])
     k = out_dims[-1] if out_dims else 1
     target = getattr(loss, "target", "regression")   # what the loss declares (nbnet.losses)
-    if target == "sparse":
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise DataError(f"{what}: {loss.name} needs integer labels of shape (N,), got y "
+    if target == "sparse":   # one label per output row: (N,), or (N, T) for (N, T, k)
+        lead = (n,) + tuple(out_dims[:-1])
+        if arr.shape == lead + (1,):
+            arr = arr.reshape(lead)
+        if arr.shape != lead:
+            want = "(N,)" if len(lead) == 1 else f"(N, {', '.join(map(str, lead[1:]))})"
+            raise DataError(f"{what}: {loss.name} needs integer labels of shape {want}, got y "
                             f"of shape {arr.shape}")
+
+        def sample_of(bad):
+            return int(np.unravel_index(int(np.argmax(bad)), arr.shape)[0])
         if np.any(arr != np.floor(arr)):
-            raise DataError(f"{what}: sparse labels must be integers (sample {int(np.argmax(arr != np.floor(arr)))})")
+            raise DataError(f"{what}: sparse labels must be integers (sample {sample_of(arr != np.floor(arr))})")
         lo, hi = arr.min(), arr.max()
         if lo < 0 or hi >= k:
-            i = int(np.argmax((arr < 0) | (arr >= k)))
-            raise DataError(f"{what}: label {arr[i]:g} in sample {i} is out of range for "
+            bad = (arr < 0) | (arr >= k)
+            v = arr.reshape(-1)[int(np.argmax(bad))]
+            raise DataError(f"{what}: label {v:g} in sample {sample_of(bad)} is out of range for "
                             f"{k} classes (labels must be 0..{k - 1})")
         return np.ascontiguousarray(arr, dtype=np.int64)
     if target == "categorical" and arr.ndim == 1 and k > 1:

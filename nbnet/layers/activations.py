@@ -18,6 +18,7 @@ from .base import Layer
 class ActivationBase(Layer):
     """Applies the activation given by `_code` / `_alpha` / `_act_name` (set by the
     subclass). No weights."""
+    supports_masking = True   # passes a mask on (Keras 3)
     _abstract = True
 
     def __init__(self, **kwargs):
@@ -174,6 +175,7 @@ class PReLU(Layer):
     backward: dx = dy where x > 0, alpha * dy where x < 0 (0 at x == 0, as Keras' relu
     derivative gives); dalpha = sum of dy * min(0, x) over the batch and the shared
     axes, in float64 by NumPy (no threads: the same order at any thread count)."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None,
                  alpha_constraint=None, shared_axes=None, **kwargs):

@@ -5,13 +5,24 @@
     backward(dy, need_dx)      return dL/dx (None when need_dx is False: nothing before
                                the layer needs it) and OVERWRITE each weight's .grad
     compute_output_shape(s)    shape bookkeeping without data
+    compute_mask(x, mask)      the mask of the output (Keras 3 masking, below)
     get_config / from_config   serialisation (JSON-able dict)
     flops(input_shape)         forward floating-point operations for one sample
 
 Gradient rule, one for the whole project: backward overwrites parameter gradients,
 it never accumulates. forward may return an internal buffer that the next forward call
 overwrites (no allocation per step); `layer(x)` returns a copy the caller owns.
+
+Masking (Keras 3): a mask is a boolean array (batch, time), True where a step holds
+data. A layer that makes one (Embedding(mask_zero=True), Masking) has produces_mask
+True; a model with such a layer computes, after each layer call, the mask of its
+output with compute_mask(x, mask) (default: the input's mask when supports_masking,
+else None: a layer that does not support masking ends it, as in Keras). A layer that
+reads the mask (recurrent layers, global pooling over time) has uses_mask True: the
+model calls forward(x, training, mask=..., step=...) (mask None when there is none;
+step as for `stepped` layers) and its backward uses the mask of that forward.
 """
+import contextvars
 import re
 
 import numpy as np
@@ -21,6 +32,9 @@ from ..registry import Registry
 from .node import call_symbolic, is_symbolic
 
 _NAME_COUNTS = {}
+# Set while nbnet.saving builds a model from a file: a callable(name, shape) that
+# refuses weights the file's arrays cannot hold (nbnet.modelcheck.WeightBudget).
+WEIGHT_BUDGET = contextvars.ContextVar("nbnet_weight_budget", default=None)
 
 
 def _snake(name):
@@ -96,6 +110,9 @@ class Layer:
     class body); a second class of a taken name is refused (nbnet.registry)."""
     multi_input = False
     activity_regularizer = None   # nbnet.regularizers object: see nbnet.plan
+    supports_masking = False      # passes its input's mask on unchanged (Keras 3)
+    uses_mask = False             # forward takes mask= and step= (see the module doc)
+    produces_mask = False         # compute_mask may make a mask from none
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -125,6 +142,9 @@ class Layer:
                    constraint=None):
         """A new weight (Keras' add_weight); its regularizer's penalty joins the loss and
         its constraint is applied after every optimizer step (the trainer does both)."""
+        budget = WEIGHT_BUDGET.get()
+        if budget is not None:   # building from a model file: refused before allocating
+            budget(f"{self.name}/{name}", shape)
         init = initializers.get(initializer)
         value = np.ascontiguousarray(init(tuple(shape), self.dtype), dtype=self.dtype)
         w = Weight(name, value, trainable=trainable)
@@ -185,6 +205,10 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def compute_mask(self, x, mask):
+        """The mask of the output for input x with mask `mask` (None: no mask)."""
+        return mask if self.supports_masking else None
+
     def forward(self, x, training=False):
         raise NotImplementedError
 
@@ -195,9 +219,10 @@ class Layer:
         """Forward floating-point operations for ONE sample of `input_shape` (with batch)."""
         return 0
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=False, mask=None):
         """On arrays: the output (a copy the caller owns). On symbolic tensors: the
-        symbolic output, recorded as a node of the graph."""
+        symbolic output, recorded as a node of the graph. mask: for a layer that reads
+        one (uses_mask), a boolean (batch, time) array."""
         if is_symbolic(x):
             return call_symbolic(self, x, self.multi_input)
         if self.multi_input:
@@ -208,13 +233,21 @@ class Layer:
             return np.array(self.forward(xs, training=training), copy=True)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self._maybe_build(x.shape)
-        return np.array(self.forward(x, training=training), copy=True)
+        if self.uses_mask:
+            if mask is not None:
+                mask = np.ascontiguousarray(mask, dtype=bool)
+                if mask.shape != x.shape[:2]:
+                    raise ValueError(f"layer {self.name!r}: the mask must have shape "
+                                     f"{x.shape[:2]} (batch, time), got {mask.shape}")
+            return _owned(self.forward(x, training=training, mask=mask))
+        return _owned(self.forward(x, training=training))
 
     @property
     def output(self):
         """The symbolic output of the layer's call on symbolic tensors (its only call,
         as Keras requires)."""
-        return self._only_node("output").outputs[0]
+        outs = self._only_node("output").outputs
+        return outs if len(outs) > 1 else outs[0]
 
     @property
     def input(self):
@@ -263,6 +296,13 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _owned(y):
+    """A copy of a forward's output that the caller owns (a list for several outputs)."""
+    if isinstance(y, list):
+        return [np.array(a, copy=True) for a in y]
+    return np.array(y, copy=True)
 
 
 LAYERS = Registry("layer", Layer)

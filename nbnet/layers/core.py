@@ -73,6 +73,7 @@ class KernelLayer(Layer):
 
 
 class Dense(KernelLayer):
+    supports_masking = True   # passes a mask on (Keras 3)
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -184,6 +185,7 @@ class Dropout(Layer):
     """Inverted dropout: in training, y = x * mask with mask = (u >= rate) / (1 - rate);
     identity otherwise. Each training call draws a kernel seed from the layer's own
     generator (from `seed`, else from nb.utils.set_random_seed)."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -239,6 +241,7 @@ class Dropout(Layer):
 class ActivityRegularization(Layer):
     """y = x; in a model, l1 * sum|y| + l2 * sum y^2, divided by the batch size, joins
     the loss (Keras 3's activity regularizer)."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)

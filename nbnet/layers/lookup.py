@@ -542,6 +542,7 @@ def _adapt_batches(data, steps, tokens_of):
 class StringLookup(_IndexLookup):
     """Strings -> integer indices into a vocabulary (Keras 3). invert=True maps indices
     back to strings. Inputs: str / bytes (decoded with `encoding`) arrays of any shape."""
+    raw_input_dtype = "string"   # first in a Sequential without an Input: takes strings
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",

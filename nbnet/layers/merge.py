@@ -61,11 +61,27 @@ def _merged_dims(dims):
     return known.pop() if known else None
 
 
+def merged_mask(masks):
+    """Keras 3's merge of the inputs' masks: True where every input that has a mask has
+    data (None when no input has one)."""
+    masks = [m for m in (masks or []) if m is not None]
+    if not masks:
+        return None
+    out = masks[0].copy()
+    for m in masks[1:]:
+        out &= m
+    return out
+
+
 class Merge(Layer):
     """Base of the element-wise merge layers (Keras' Merge)."""
     _abstract = True
     multi_input = True
+    supports_masking = True
     _n_inputs = (2, math.inf)
+
+    def compute_mask(self, x, mask):
+        return merged_mask(mask)
 
     def build(self, input_shapes):
         self.compute_output_shape(input_shapes)  # validates (Keras checks in build)
@@ -228,7 +244,12 @@ class Concatenate(Layer):
     """The inputs side by side on `axis` (default -1, the last); all other dimensions
     equal. Viewed as (outer, axis * inner) matrices, input k fills a block of columns."""
     multi_input = True
+    supports_masking = True
     _n_inputs = (2, math.inf)
+
+    def compute_mask(self, x, mask):
+        """(The time axis is not the one concatenated: the masks' AND, as Keras gives.)"""
+        return merged_mask(mask)
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -57,8 +57,16 @@ def is_symbolic(x):
         isinstance(t, SymbolicTensor) for t in x)
 
 
+def is_shape_list(shape):
+    """Whether compute_output_shape gave several outputs' shapes (a list of shapes:
+    a recurrent layer with return_state) rather than one shape."""
+    return isinstance(shape, list) and len(shape) > 0 and all(
+        isinstance(s, (tuple, list)) for s in shape)
+
+
 def call_symbolic(layer, inputs, multi_input):
-    """Record layer(inputs) on symbolic tensors -> the output SymbolicTensor."""
+    """Record layer(inputs) on symbolic tensors -> the output SymbolicTensor (a list of
+    them for a layer with several outputs, whose compute_output_shape gives a list)."""
     tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if multi_input != isinstance(inputs, (list, tuple)):
         want = "a list of tensors" if multi_input else "one tensor"
@@ -67,9 +75,11 @@ def call_symbolic(layer, inputs, multi_input):
     shapes = [t.shape for t in tensors]
     shape_in = shapes if multi_input else shapes[0]
     layer._maybe_build(shape_in)
-    out_shape = tuple(layer.compute_output_shape(shape_in))
-    out = SymbolicTensor(out_shape, layer.dtype, name=layer.name)
-    node = Node(layer, tensors, [out], multi_input)
-    out.node = node
+    out_shape = layer.compute_output_shape(shape_in)
+    shapes = [tuple(s) for s in out_shape] if is_shape_list(out_shape) else [tuple(out_shape)]
+    outs = [SymbolicTensor(s, layer.dtype, index=k, name=layer.name) for k, s in enumerate(shapes)]
+    node = Node(layer, tensors, outs, multi_input)
+    for out in outs:
+        out.node = node
     layer._inbound_nodes.append(node)
-    return out
+    return outs if len(outs) > 1 else outs[0]

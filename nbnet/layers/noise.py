@@ -78,6 +78,7 @@ class _NoiseLayer(Layer):
 
 class GaussianNoise(_NoiseLayer):
     """Additive zero-centred Gaussian noise of standard deviation `stddev` (training)."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -107,6 +108,7 @@ class GaussianNoise(_NoiseLayer):
 
 class _FactorNoise(_NoiseLayer):
     """A layer whose training output is x * factor (+ a constant): dx = dy * factor."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def _backward(self, dy):
         dx = self.buffer("dx", dy.shape)

@@ -22,6 +22,7 @@ from .base import Layer
 
 
 class BatchNormalization(Layer):
+    supports_masking = True   # passes a mask on (Keras 3)
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",

@@ -47,6 +47,7 @@ def _scalar_or_list(value, name):
 class Rescaling(Layer):
     """y = x * scale + offset (scale and offset: numbers, or arrays that broadcast
     against the last axes, as a per-channel scale). Same at inference and training."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -102,6 +103,7 @@ class Normalization(Layer):
     axes), over all the others. Given `mean` and `variance` (broadcast onto the kept
     axes from the right), the layer has no weights; otherwise its weights are Keras'
     non-trainable [mean, variance, count] (zeros, ones, 0), set by adapt(data)."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

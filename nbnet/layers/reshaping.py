@@ -329,6 +329,7 @@ class RepeatVector(Layer):
 
 class Identity(Layer):
     """y = x; dx = dy."""
+    supports_masking = True   # passes a mask on (Keras 3)
 
     def forward(self, x, training=False):
         return x

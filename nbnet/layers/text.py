@@ -37,6 +37,7 @@ _SPLIT = ("whitespace", "character")
 
 class TextVectorization(_TokenLayer):
     """Keras 3 TextVectorization on NumPy arrays of strings (shape (N,) or (N, 1))."""
+    raw_input_dtype = "string"   # first in a Sequential without an Input: takes strings
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int",
