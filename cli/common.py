@@ -1,7 +1,9 @@
 """Shared pieces of the command line: the one-line error convention, option parsers,
 and turning a DATA argument (CSV file, image folder, bundled data set name) into a
 Dataset through the library. No maths here: nbnet.data does the loading and checks."""
+import contextlib
 import json
+import numbers
 import os
 
 import click
@@ -145,3 +147,101 @@ def class_counts(y, class_names):
     """'name: count' for each class, in class order."""
     counts = [int((y == i).sum()) for i in range(len(class_names))]
     return ", ".join(f"{name}: {c}" for name, c in zip(class_names, counts))
+
+
+# ---------------------------------------------------------------------- errors naming the data
+@contextlib.contextmanager
+def naming(path):
+    """A DataError raised inside (by fit / evaluate / predict on the arrays read from
+    `path`) is raised again with the file or folder named first."""
+    try:
+        yield
+    except nb.DataError as e:
+        msg = str(e)
+        if msg.startswith(f"{path}:"):
+            raise
+        for api, cli in (("fit (validation_data): ", "validation rows: "),
+                         ("fit: ", "training rows: ")):
+            if msg.startswith(api):
+                msg = cli + msg[len(api):]
+        raise nb.DataError(f"{path}: {msg}") from None
+
+
+# ---------------------------------------------------------------------- model.extra
+_ROLES = ("numeric", "categorical", "identifier", "constant", "ignored")
+
+
+def check_extra(model, path):
+    """What `nbnet train` stored in the model file (model.extra), checked before evaluate /
+    predict use it: a wrong type is a ModelFileError naming the file and the field."""
+    extra = model.extra
+    if extra is None:
+        return {}
+
+    def bad(field, want):
+        raise nb.ModelFileError(f"{path}: invalid field extra.{field} in the model file "
+                                f"(expected {want})")
+    if not isinstance(extra, dict):
+        bad("", "an object")
+    kind = extra.get("kind")
+    if kind not in (None, "images", "tabular"):
+        bad("kind", "'images' or 'tabular'")
+    if extra.get("task") not in (None, "classification", "regression"):
+        bad("task", "'classification' or 'regression'")
+    names = extra.get("class_names")
+    if names is not None and (not isinstance(names, list) or len(names) < 2
+                              or not all(isinstance(n, str) for n in names)):
+        bad("class_names", "a list of at least 2 class names")
+    if names is not None:
+        shape = getattr(model, "output_shape", None)
+        units = shape[-1] if isinstance(shape, tuple) and shape else None
+        if units is not None and units not in (len(names), 1 if len(names) == 2 else len(names)):
+            bad("class_names", f"one name per output unit; the model has {units} units and "
+                               f"{len(names)} names")
+    size = extra.get("image_size")
+    if size is not None and (not isinstance(size, list) or len(size) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 16 for v in size)):
+        bad("image_size", "[height, width] of positive integers")
+    if extra.get("color_mode") not in (None, "grayscale", "rgb"):
+        bad("color_mode", "'grayscale' or 'rgb'")
+    if kind == "tabular" and "encoder" not in extra and "preprocessor" not in extra:
+        bad("encoder", "the column encoding of the training data")
+    if "encoder" in extra:
+        _check_encoder(extra["encoder"], bad)
+    elif "preprocessor" in extra:
+        pre = extra["preprocessor"]
+        if not isinstance(pre, dict) or not all(_numbers(pre.get(k)) for k in ("mean", "std")) \
+                or not isinstance(pre.get("feature_names"), list) \
+                or not len(pre["feature_names"]) == len(pre["mean"]) == len(pre["std"]):
+            bad("preprocessor", "means, standard deviations and feature names")
+    return extra
+
+
+def _numbers(v):
+    return isinstance(v, list) and all(isinstance(f, numbers.Real) and not isinstance(f, bool)
+                                       for f in v)
+
+
+def _check_encoder(enc, bad):
+    if not isinstance(enc, dict) or not isinstance(enc.get("columns"), list):
+        bad("encoder", "an object with a list of columns")
+    if enc.get("missing") not in ("auto", "error", "drop", "mean"):
+        bad("encoder.missing", "auto, error, drop or mean")
+    if not isinstance(enc.get("max_categories"), int) or enc["max_categories"] < 2:
+        bad("encoder.max_categories", "an integer >= 2")
+    num = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)  # noqa: E731
+    for k, c in enumerate(enc["columns"]):
+        where = f"encoder.columns[{k}]"
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) \
+                or c.get("role") not in _ROLES or not isinstance(c.get("missing", 0), int):
+            bad(where, "an object with a name and a role")
+        if c["role"] == "numeric" and not (num(c.get("fill")) and num(c.get("mean")) and
+                                           num(c.get("std")) and c["std"] != 0 and
+                                           isinstance(c.get("indicator"), bool)):
+            bad(where, "fill, mean, std (non-zero) and indicator of a numeric column")
+        if c["role"] == "categorical" and not (
+                isinstance(c.get("levels"), list) and all(isinstance(v, str) for v in c["levels"])
+                and isinstance(c.get("other"), bool) and isinstance(c.get("missing_level"), bool)
+                and c.get("codes") in ("number", "text")
+                and (c.get("merged_levels") is None or isinstance(c["merged_levels"], list))):
+            bad(where, "levels, other, missing_level and codes of a categorical column")

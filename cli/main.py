@@ -1,22 +1,28 @@
 """Entry point of the `nbnet` console script: train, evaluate, predict, summary, datasets.
 
 Bad input of any kind (data, model file, spec, flags) ends with ONE line
-"Error: <message>" on stderr and exit code 2; unexpected exceptions keep their
-traceback (they are bugs)."""
+"Error: <message>" on stderr and exit code 2. Everything else ends in one line too,
+with exit code 1: an OSError of the system (disk full, permission) names its file, a
+MemoryError says so, and any other exception, a bug, is reported as "Error: unexpected
+<type>: <message>" with a request to report it (NBNET_TRACEBACK=1 shows the traceback
+instead). Outputs are written atomically, so no failure leaves a half-written file.
+Python and NumPy warnings are shown as one "Warning: ..." line each (once per place)."""
 import csv
 import io
+import os
 import sys
+import warnings
 
 import click
 import numpy as np
 
 import nbnet as nb
-from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_out_path, data_kind,
-                              load_model_or_spec, one_input_one_output)
+from nbnet.cli.common import (EXIT_BAD_INPUT, CliError, check_extra, check_out_path, data_kind,
+                              load_model_or_spec, naming, one_input_one_output)
 from nbnet.cli.profile import profile
 from nbnet.cli.tabular import inference_data, report
 from nbnet.cli.train import train
-from nbnet.fileio import atomic_write_text
+from nbnet.fileio import atomic_write
 
 
 # click >= 8.2 raises this for a bare `nbnet`; older versions print the help themselves.
@@ -27,29 +33,69 @@ class _Group(click.Group):
     """A click group whose errors are one line on stderr with exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
-        except _NO_ARGS_IS_HELP as e:  # bare `nbnet`: show the help
-            click.echo(e.ctx.get_help())
-            sys.exit(0)
-        except click.exceptions.Exit as e:
-            sys.exit(e.exit_code)
-        except click.exceptions.Abort:
-            click.echo("Error: aborted", err=True)
-            sys.exit(1)
-        except click.ClickException as e:
-            _fail(e.format_message())
-        except (nb.DataError, nb.ModelFileError) as e:
-            _fail(str(e))
+        for stream in (sys.stdout, sys.stderr):   # file names that are not UTF-8 print too
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")   # each warning once per place it comes from
+            warnings.showwarning = _show_warning
+            try:
+                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+            except _NO_ARGS_IS_HELP as e:  # bare `nbnet`: show the help
+                click.echo(e.ctx.get_help())
+                sys.exit(0)
+            except click.exceptions.Exit as e:
+                sys.exit(e.exit_code)
+            except click.exceptions.Abort:
+                click.echo("Error: aborted", err=True)
+                sys.exit(1)
+            except click.ClickException as e:
+                _fail(e.format_message())
+            except (nb.DataError, nb.ModelFileError) as e:
+                _fail(str(e))
+            except BrokenPipeError:   # `nbnet predict ... | head`: the reader is gone
+                sys.stderr.flush()
+                os._exit(1)
+            except Exception as e:  # noqa: BLE001  the last resort: one line, exit 1
+                if os.environ.get("NBNET_TRACEBACK"):
+                    raise
+                _fail(_unexpected(e), code=1)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _fail(message):
-    click.echo("Error: " + " ".join(str(message).split()), err=True)
-    sys.exit(EXIT_BAD_INPUT)
+def _unexpected(e):
+    """The one-line message of an exception that is not a bad-input error."""
+    if isinstance(e, MemoryError):
+        return ("out of memory" + (f" ({e})" if str(e) else "") + "; try less data, a smaller "
+                "--batch-size or --image-size, or a smaller model")
+    if isinstance(e, OSError) and e.strerror:   # the system's: disk full, permission, ...
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror}"
+    return (f"unexpected {type(e).__name__}: {e} -- this is a bug in nbnet; please report it "
+            f"with the command line (NBNET_TRACEBACK=1 shows the traceback)")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """warnings.showwarning for the CLI: one line, no source line."""
+    click.echo("Warning: " + _one_line(f"{category.__name__}: {message}"), err=True)
+
+
+_MAX_MESSAGE = 2000   # characters of an error line (a cell may be megabytes long)
+
+
+def _one_line(message):
+    text = " ".join(str(message).split())
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 3] + "..."
+
+
+def _fail(message, code=EXIT_BAD_INPUT):
+    click.echo("Error: " + _one_line(message), err=True)
+    sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
@@ -79,13 +125,16 @@ def evaluate(model_path, data, batch_size, threads):
     if threads:
         nb.set_num_threads(threads)
     model = one_input_one_output(nb.load_model(model_path), model_path, "evaluate")
+    check_extra(model, model_path)
     x, y, class_names, _ = _inference_data(model, data, need_y=True)
-    logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    with naming(data):
+        logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     click.echo(f"{data}: {len(x)} samples - " +
                " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
     task = (model.extra or {}).get("task") or ("classification" if class_names else None)
     if task is not None:
-        report(model, x, y, task, class_names, batch_size, "Report:")
+        with naming(data):
+            report(model, x, y, task, class_names, batch_size, "Report:")
 
 
 @main.command(context_settings={"show_default": True})
@@ -102,8 +151,10 @@ def predict(model_path, data, out, batch_size, threads):
     if threads:
         nb.set_num_threads(threads)
     model = one_input_one_output(nb.load_model(model_path), model_path, "predict")
+    check_extra(model, model_path)
     x, _, class_names, files = _inference_data(model, data, need_y=False)
-    outputs = model.predict(x, batch_size=batch_size)
+    with naming(data):
+        outputs = model.predict(x, batch_size=batch_size)
     outputs = outputs.reshape(len(outputs), -1)
     if class_names is not None:
         if outputs.shape[1] == 1:  # one sigmoid unit: P(class 1)
@@ -123,7 +174,9 @@ def predict(model_path, data, out, batch_size, threads):
     if out is None:
         click.echo(buf.getvalue(), nl=False)
     else:
-        atomic_write_text(out, buf.getvalue())
+        # surrogateescape: a file name that is not UTF-8 is written as its own bytes
+        text = buf.getvalue().encode("utf-8", "surrogateescape")
+        atomic_write(out, lambda f: f.write(text))
         click.echo(f"Wrote {len(x)} predictions to {out}", err=True)
 
 
@@ -163,6 +216,8 @@ def _inference_data(model, data, need_y):
         size = extra.get("image_size") or list(model.input_shape[1:3])
         mode = extra.get("color_mode") or ("rgb" if model.input_shape[-1] == 3 else "grayscale")
         ds = nb.data.load_images(data, image_size=tuple(size), color_mode=mode)
+        for note in ds.notes:
+            click.echo("Note: " + note, err=True)
         if class_names is not None and list(ds.class_names) != list(class_names):
             if need_y:
                 raise nb.DataError(f"{data}: class folders {list(ds.class_names)} differ from "

@@ -3,6 +3,20 @@ import click
 
 import nbnet as nb
 
+# The default CNN: 3x3 'valid' convolution, 2x2 pooling, twice. A side of n pixels
+# leaves n - 2, then (n - 2) // 2, then that - 2, then // 2, which must stay >= 1:
+# (n - 2) // 2 >= 4, so n >= 10.
+CNN_MIN_IMAGE_SIZE = 10
+
+
+def check_cnn_image_size(size):
+    """--image-size for the default CNN: each side at least CNN_MIN_IMAGE_SIZE."""
+    if min(size) < CNN_MIN_IMAGE_SIZE:
+        raise click.BadParameter(
+            f"{size[0]}x{size[1]} is too small for the default CNN (two 3x3 convolutions, "
+            f"each followed by 2x2 pooling): each side must be at least {CNN_MIN_IMAGE_SIZE} "
+            f"pixels; give a larger size or a --model spec", param_hint="--image-size")
+
 def choose_loss(task, class_names, loss):
     """The loss name for the task; --loss must suit the task (checked before training).
     A class label column needs a loss whose declared target is "sparse" (or "binary"

@@ -10,9 +10,10 @@ import numpy as np
 
 import nbnet as nb
 from nbnet.cli.common import (CliError, check_loss, check_optimizer, check_out_path,
-                              class_counts, data_kind, load_spec, one_input_one_output, parse_hidden,
-                              parse_image_size)
-from nbnet.cli.models import build_default_model, choose_loss, fold_target_scale, output_spec
+                              class_counts, data_kind, load_spec, naming, one_input_one_output,
+                              parse_hidden, parse_image_size)
+from nbnet.cli.models import (build_default_model, check_cnn_image_size, choose_loss,
+                              fold_target_scale, output_spec)
 from nbnet.cli.tabular import parse_columns, report, tabular_data
 from nbnet.saving import read_archive, restore_training_state
 
@@ -71,7 +72,10 @@ class _EveryNEpochs(nb.callbacks.Callback):
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
               help="Dropout rate after each hidden layer of the MLP (0: no Dropout layer).")
 @click.option("--image-size", default="28x28", callback=parse_image_size,
-              help="HEIGHTxWIDTH images are resized to (image folders only).")
+              help="HEIGHTxWIDTH images are resized to (image folders only; at least 10x10 for "
+                   "the default CNN). Read: .png .jpg .jpeg .bmp .gif .tif .tiff .webp (first "
+                   "frame); other files, and FIFOs, devices or dangling links, are skipped and "
+                   "counted in a note; images over PIL.Image.MAX_IMAGE_PIXELS pixels refused.")
 @click.option("--color-mode", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
               help="Channels images are converted to (image folders only).")
 @click.option("--loss", default=None, callback=check_loss,
@@ -153,6 +157,8 @@ def train(**opts):
 
     # 1. Data (every DataError surfaces here, before anything is written).
     kind = data_kind(o.data)
+    if kind == "images" and not o.spec:
+        check_cnn_image_size(o.image_size)
     if kind == "images":
         (xtr, ytr), (xv, yv), info = _image_data(o)
     else:
@@ -202,9 +208,10 @@ def train(**opts):
         # when the last epoch is reached without an early stop.
         callbacks.append(nb.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                     restore_best_weights=True))
-    model.fit(xtr, ytr, batch_size=o.batch_size, epochs=epochs, verbose=1,
-              callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch,
-              distributed=o.distributed, **weights)
+    with naming(o.data):
+        model.fit(xtr, ytr, batch_size=o.batch_size, epochs=epochs, verbose=1,
+                  callbacks=callbacks, validation_data=(xv, yv), initial_epoch=initial_epoch,
+                  distributed=o.distributed, **weights)
     refit = o.refit if o.refit is not None else (
         o.epochs == "auto" and len(xtr) + len(xv) <= REFIT_MAX_ROWS)
     refit = refit and not (o.distributed or o.resume or o.checkpoint_every)
@@ -220,17 +227,20 @@ def train(**opts):
         final = _make_model(o, kind, task, class_names, loss, xtr.shape[1:])
         final.extra = model.extra
         xall, yall = np.concatenate([xtr, xv]), np.concatenate([ytr, yv])
-        final.fit(xall, yall, batch_size=o.batch_size, epochs=best, verbose=1, **weights)
+        with naming(o.data):
+            final.fit(xall, yall, batch_size=o.batch_size, epochs=best, verbose=1, **weights)
         if scale:
             fold_target_scale(final, *scale)
     if scale:
         fold_target_scale(model, *scale)
     # the validation figures come from the model that did not see the validation rows
-    logs = model.evaluate(xv, y_val, batch_size=o.batch_size, verbose=0, return_dict=True)
+    with naming(o.data):
+        logs = model.evaluate(xv, y_val, batch_size=o.batch_size, verbose=0, return_dict=True)
     if rank0:
         final.save(o.out)
-        report(model, xv, y_val, task, class_names, o.batch_size,
-               f"Validation report ({len(xv)} held-out rows):")
+        with naming(o.data):
+            report(model, xv, y_val, task, class_names, o.batch_size,
+                   f"Validation report ({len(xv)} held-out rows):")
     metrics = " - ".join(f"val_{k}: {v:.4f}" for k, v in logs.items())
     click.echo(f"Done: {metrics} - model written to {o.out}")
 
@@ -276,10 +286,20 @@ class _Opts:
 
 
 def _image_data(o):
-    train_ds, val_ds = nb.data.load_images(o.data, image_size=o.image_size,
-                                           color_mode=o.color_mode,
-                                           validation_split=o.validation_split,
-                                           subset="both", seed=o.seed)
+    try:
+        train_ds, val_ds = nb.data.load_images(o.data, image_size=o.image_size,
+                                               color_mode=o.color_mode,
+                                               validation_split=o.validation_split,
+                                               subset="both", seed=o.seed)
+    except MemoryError:
+        h, w = o.image_size
+        raise nb.DataError(f"{o.data}: not enough memory for its images at {h}x{w}; give a "
+                           f"smaller --image-size") from None
+    for note in train_ds.notes:
+        click.echo("Note: " + note)
+    if len(train_ds.class_names) < 2:
+        raise nb.DataError(f"{o.data}: a single class folder {train_ds.class_names[0]!r}; "
+                           f"classification needs at least 2 (one subfolder of images per class)")
     info = {"kind": "images", "task": "classification", "class_names": list(train_ds.class_names),
             "image_size": list(o.image_size), "color_mode": o.color_mode}
     return (train_ds.x, train_ds.y), (val_ds.x, val_ds.y), info

@@ -42,6 +42,41 @@ class Callback:
     def on_batch_end(self, batch, logs=None): pass
 
 
+_HOOKS = ("set_model", "set_params", "on_train_begin", "on_epoch_end")
+
+
+def check_callbacks(callbacks, what="fit"):
+    """The `callbacks` argument of fit / evaluate / predict -> a list. None, one
+    Callback (as Keras 3, which flattens it) or a list / tuple of Callback objects (or
+    objects with the Callback hooks); anything else is a TypeError naming the argument."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{what}(): callbacks must be a list of nbnet.callbacks.Callback "
+                        f"objects, got {type(callbacks).__name__} {callbacks!r:.80}")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback) and not all(callable(getattr(cb, h, None))
+                                                    for h in _HOOKS):
+            raise TypeError(f"{what}(): callbacks[{i}] must be a nbnet.callbacks.Callback, "
+                            f"got {type(cb).__name__} {cb!r:.80}")
+    return list(callbacks)
+
+
+def check_verbose(verbose, what="fit"):
+    """`verbose` of fit / evaluate / predict -> "auto" or an int 0, 1 or 2 (bools are
+    ints, as in Keras); anything else raises TypeError / ValueError naming it."""
+    if verbose == "auto" and isinstance(verbose, str):
+        return verbose
+    if isinstance(verbose, str) or not isinstance(verbose, (int, np.integer)):
+        raise TypeError(f"{what}(): verbose must be 'auto', 0, 1 or 2, got "
+                        f"{type(verbose).__name__} {verbose!r:.80}")
+    if not 0 <= verbose <= 2:
+        raise ValueError(f"{what}(): verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
 class CallbackList:
     """Calls one hook on every callback in order. As Keras 3, every hook receives a
     logs dict (an empty one where there is nothing to report), never None."""

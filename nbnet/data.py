@@ -7,6 +7,8 @@ ValueError, as Keras does.
 """
 import os
 import re
+import stat
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -14,11 +16,13 @@ import numpy as np
 from .config import floatx, standardize_dtype
 from .csvread import NUMBER, TEXT, is_missing, parse_cells, read_table
 from .errors import DataError
-from .tabular import TableEncoder
+from .tabular import TableEncoder, dtype_limit
 
 # Task inference: integer labels with at most this many distinct values are classes.
 MAX_INFERRED_CLASSES = 20
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+# Read by load_images (the first frame of an animated GIF / multi-page TIFF); files with
+# other extensions are counted in a note. Pillow decodes them all.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _PARALLEL_MIN_FILES = 64     # decode in threads from this many files on
 _PROGRESS_MIN_FILES = 1000   # show a progress bar (on a TTY) from this many files on
 
@@ -95,9 +99,9 @@ def resolve_target(path, header, target):
     raise DataError(f"{path}: target column {target!r} not found; columns: {shown}")
 
 
-def _labels(path, cells, lines, name, task):
+def _labels(path, cells, lines, name, task, dtype=None):
     """Target cells -> (y, class_names, task), inferring the task when None (the rule is
-    in load_csv's docstring)."""
+    in load_csv's docstring). A regression target must fit `dtype` (None: floatx())."""
     values, kind = parse_cells(cells)
     numeric = not (kind == TEXT).any()
     if numeric and (kind != NUMBER).any():
@@ -115,6 +119,7 @@ def _labels(path, cells, lines, name, task):
             i = int(np.argmax(kind == TEXT))
             raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
                             f"{name!r} is not a number (regression needs numeric targets)")
+        _check_target_range(path, cells, lines, name, values, dtype)
         return values, None, task
     if numeric and not integral:
         i = int(np.argmax(values != np.round(values)))
@@ -134,19 +139,30 @@ def _labels(path, cells, lines, name, task):
     return y.astype(np.int64), names, task
 
 
+def _check_target_range(path, cells, lines, name, values, dtype):
+    """A regression target beyond the range of the training dtype (1e308 in float32)."""
+    limit, dt_name = dtype_limit(dtype)
+    big = np.abs(values) > limit
+    if big.any():
+        i = int(np.argmax(big))
+        raise DataError(f"{path}: line {lines[i]}, column {name!r}: target {cells[i].strip()!r} "
+                        f"is too large for {dt_name}, the training data type (largest "
+                        f"{limit:.3g})")
+
+
 def dropped_note(path, lines):
     """The note for rows left out by missing="drop", naming their first lines."""
     shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
     return f"{path}: dropped {len(lines)} row(s) with a missing value (line {shown})"
 
 
-def table_labels(table, t, task=None, rows=None):
+def table_labels(table, t, task=None, rows=None, dtype=None):
     """The target column of `table` (rows: default all) -> (y, class_names, task)."""
     cells = table.columns[t]
     if rows is not None:
         cells = [cells[i] for i in rows]
     lines = table.lines if rows is None else table.lines[rows]
-    return _labels(table.path, cells, lines, table.header[t], task)
+    return _labels(table.path, cells, lines, table.header[t], task, dtype)
 
 
 # ------------------------------------------------------------------------- load_csv
@@ -189,7 +205,9 @@ def load_csv(path, target=None, task=None, missing="error", dtype=None, *, categ
                         f"(is the file comma-separated?)")
     check_target_present(table, t)
     enc = TableEncoder(missing, max_categories or MAX_CATEGORIES, standardize, drop_constant,
-                       categorical, numeric, ignore).fit(table, t)
+                       categorical, numeric, ignore)
+    enc.dtype = dt
+    enc.fit(table, t)
     x, keep, notes = enc.transform(table)
     lines = table.lines
     if keep is not None and not keep.all():
@@ -199,7 +217,7 @@ def load_csv(path, target=None, task=None, missing="error", dtype=None, *, categ
         after = " left after dropping rows with missing values" if missing == "drop" else ""
         raise DataError(f"{path}: {len(x)} data row(s){after}; at least 2 are needed")
     rows = None if keep is None or keep.all() else np.flatnonzero(keep)
-    y, class_names, task = table_labels(table, t, task, rows)
+    y, class_names, task = table_labels(table, t, task, rows, dt)
     if task == "regression":
         y = y.astype(dt)
     enc.task, enc.class_names = task, class_names
@@ -314,7 +332,7 @@ def prepare_csv_for_model(path, preprocessor, dtype=None):
             raise DataError(f"{path}: line {table.lines[bad[0]]}: missing target value in "
                             f"column {target!r}")
         cells = table.columns[t] if rows is None else [table.columns[t][i] for i in rows]
-        y = _map_labels(path, cells, lines, target, pre.task, pre.class_names)
+        y = _map_labels(path, cells, lines, target, pre.task, pre.class_names, dtype)
     dt = standardize_dtype(dtype)
     if y is not None and y.dtype.kind == "f":
         y = y.astype(dt)
@@ -349,13 +367,14 @@ def _legacy_features(table, pre):
     return (x if rows is None else x[rows]), rows, feats, []
 
 
-def _map_labels(path, cells, lines, name, task, class_names):
+def _map_labels(path, cells, lines, name, task, class_names, dtype=None):
     if task != "classification":
         values, kind = parse_cells(cells)
         if (kind != NUMBER).any():
             i = int(np.argmax(kind != NUMBER))
             raise DataError(f"{path}: line {lines[i]}: target {cells[i].strip()!r} in column "
                             f"{name!r} is not a finite number")
+        _check_target_range(path, cells, lines, name, values, dtype)
         return values
     index = {n: k for k, n in enumerate(class_names)}
     by_value = {}   # integer classes also match by value ("1.0" is class "1")
@@ -382,8 +401,11 @@ def _map_labels(path, cells, lines, name, task, class_names):
 
 # ---------------------------------------------------------------------- load_images
 def _index_images(directory):
-    """-> (paths, labels, class_names): sorted class subfolders (hidden ones skipped), in
-    each the image files of any depth in sorted order, as Keras' index_directory."""
+    """-> (paths, labels, class_names, notes): sorted class subfolders (hidden ones
+    skipped), in each the image files of any depth in sorted order, as Keras'
+    index_directory (symlinked folders not followed). Only regular files are read:
+    FIFOs, devices, sockets and dangling or looping symlinks are skipped with a note
+    (checked with os.stat, never opened), as are files of other extensions (counted)."""
     if not os.path.exists(directory):
         raise DataError(f"{directory}: no such folder")
     if not os.path.isdir(directory):
@@ -397,31 +419,116 @@ def _index_images(directory):
     if not classes:
         raise DataError(f"{directory}: no class subfolders (expected one subfolder of images "
                         f"per class)")
-    paths, labels = [], []
+    paths, labels, special, others = [], [], [], {}
     for k, name in enumerate(classes):
         folder = os.path.join(directory, name)
-        found = [os.path.join(root, f)
-                 for root, _, files in sorted(os.walk(folder), key=lambda w: w[0])
-                 for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        found = []
+        for path in _files_under(folder):
+            ext = os.path.splitext(path)[1].lower()
+            if ext not in IMAGE_EXTENSIONS:
+                others[ext or "(none)"] = others.get(ext or "(none)", 0) + 1
+                continue
+            why = _not_regular(path)
+            if why:
+                special.append(f"{path} ({why})")
+            else:
+                found.append(path)
         if not found:
             raise DataError(f"{folder}: class folder {name!r} has no images "
                             f"({', '.join(IMAGE_EXTENSIONS)})")
         paths += found
         labels += [k] * len(found)
-    return paths, np.array(labels, dtype=np.int64), classes
+    notes = []
+    if special:
+        notes.append(f"{directory}: skipped {len(special)} file(s) that are not regular files: "
+                     + ", ".join(special[:10]) + (", ..." if len(special) > 10 else ""))
+    if others:
+        counts = sorted(others.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{ext}: {n}" for ext, n in counts[:5]) + (", ..." if len(counts) > 5 else "")
+        notes.append(f"{directory}: ignored {sum(others.values())} file(s) that are not images by "
+                     f"their extension ({shown}); read: {', '.join(IMAGE_EXTENSIONS)}")
+    return paths, np.array(labels, dtype=np.int64), classes, notes
+
+
+def _files_under(folder):
+    """Every non-folder entry under folder, any depth (iterative: no recursion limit),
+    directory by directory in sorted path order, names sorted; symlinks to folders are
+    entries, not followed."""
+    found, stack = [], [folder]
+    while stack:
+        root = stack.pop()
+        try:
+            with os.scandir(root) as it:
+                entries = list(it)
+        except OSError as e:
+            raise DataError(f"{root}: cannot list the folder ({e.strerror or e})") from None
+        files = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (stack.append(entry.path) if is_dir else files.append(entry.name))
+        found.append((root, sorted(files)))
+    found.sort(key=lambda w: w[0])
+    return [os.path.join(root, f) for root, files in found for f in files]
+
+
+def _not_regular(path):
+    """None for a regular file (or a symlink to one), else what it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a dangling symlink"
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((what for test, what in kinds if test(mode)), "not a regular file")
+
+
+def _open_regular(path):
+    """Open a file for reading without ever blocking: O_NONBLOCK (a FIFO put in place after
+    indexing opens at once), then fstat must say "regular file"."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _decode_image(path, mode, size):
-    """One file -> uint8 (h, w) or (h, w, 3); decoding errors become DataError."""
+    """One file -> uint8 (h, w) or (h, w, 3); decoding errors become DataError. Images
+    of more than PIL.Image.MAX_IMAGE_PIXELS pixels (Pillow's decompression-bomb limit,
+    settable; None: no limit) are refused from their header, before decoding."""
     from PIL import Image
     h, w = size
     try:
-        with Image.open(path) as img:
+        f = _open_regular(path)
+    except DataError:
+        raise
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the image ({e.strerror or e})") from None
+    try:
+        with f, Image.open(f) as img:
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and img.size[0] * img.size[1] > limit:
+                raise DataError(f"{path}: image of {img.size[0]}x{img.size[1]} = "
+                                f"{img.size[0] * img.size[1]:,} pixels is over the limit of "
+                                f"{int(limit):,} (PIL.Image.MAX_IMAGE_PIXELS), refused before "
+                                f"decoding as a possible decompression bomb")
             img.load()   # inside the try: a truncated file fails here
             img = img.convert(mode)
             if img.size != (w, h):
                 img = img.resize((w, h), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8)
+    except DataError:
+        raise
     except Image.DecompressionBombError as e:
         raise DataError(f"{path}: image too large to decode safely ({e})") from None
     except Exception as e:  # noqa: BLE001  Pillow raises many types for bad files
@@ -459,8 +566,12 @@ def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_s
     """Folder of class subfolders of images -> Dataset (a (training, validation) pair for
     subset="both"), as Keras' image_dataset_from_directory.
 
-    Classes are the sorted subfolder names; y holds class indices (int64). Only .png,
-    .jpg, .jpeg and .bmp files are read (others ignored). Each image is converted to
+    Classes are the sorted subfolder names; y holds class indices (int64). Files with
+    the extensions in IMAGE_EXTENSIONS (.png .jpg .jpeg .bmp .gif .tif .tiff .webp; the
+    first frame of animations) are read; others are counted in `ds.notes`, and so are
+    files that are not regular files (FIFOs, devices, sockets, dangling symlinks: skipped,
+    never opened). An image of more than PIL.Image.MAX_IMAGE_PIXELS pixels is refused
+    from its header (a DataError naming it) before it is decoded. Each image is converted to
     grey ("grayscale") or "rgb", resized bilinearly to image_size (h, w) when it differs,
     and scaled to [0, 1]: x (N, h, w, 1 or 3). Without validation_split the samples are
     in file order (class by class, sorted). With it, as Keras: the files are shuffled by
@@ -485,13 +596,19 @@ def load_images(directory, image_size=(256, 256), color_mode="rgb", validation_s
                          "subsets do not overlap")
     directory, size = os.fspath(directory), (int(image_size[0]), int(image_size[1]))
     dt = standardize_dtype(dtype)
-    paths, labels, classes = _index_images(directory)
+    paths, labels, classes, notes = _index_images(directory)
     mode, channels = ("L", 1) if color_mode == "grayscale" else ("RGB", 3)
 
     def make(idx):
         files = [paths[i] for i in idx]
-        return Dataset(_decode_all(files, mode, size, channels, dt, scale), labels[idx], classes,
-                       None, "classification", directory, file_paths=files)
+        with warnings.catch_warnings():   # over the limit is refused: no warning first
+            from PIL import Image
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            x = _decode_all(files, mode, size, channels, dt, scale)
+        ds = Dataset(x, labels[idx], classes, None, "classification", directory,
+                     file_paths=files)
+        ds.notes = list(notes)
+        return ds
 
     if not validation_split:
         return make(np.arange(len(paths)))

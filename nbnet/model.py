@@ -420,11 +420,16 @@ class Sequential(Trainer):
         return model
 
     def _training_state(self):
-        return {"shuffle_seed": self._shuffle_seed, "epoch": self._epoch + 1 if self.history else 0}
+        """The epochs trained so far: this object's fits, or the file it was restored
+        from when those are more (a resume that had no epoch left to run)."""
+        trained = self._epoch + 1 if self.history else 0
+        return {"shuffle_seed": self._shuffle_seed,
+                "epoch": max(trained, getattr(self, "_restored_epoch", 0))}
 
     def _set_training_state(self, state):
         if state.get("shuffle_seed") is not None:
             self._shuffle_seed = int(state["shuffle_seed"])
+        self._restored_epoch = int(state.get("epoch") or 0)
 
     def save(self, filepath, overwrite=True):
         saving.save_model(self, filepath)

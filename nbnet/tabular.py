@@ -11,6 +11,9 @@ saved model reads raw CSV files again:
 - numeric columns: missing cells filled with the training median plus a 0/1 "was missing"
   indicator column where training had gaps (missing="auto"), or the mean (missing="mean"),
   then standardised (x - mean) / std (std 0 -> 1) when standardize=True;
+- values beyond the range of the training dtype (1e308 in float32) are an error naming
+  the file, line and column (max_abs, default that of nbnet.config.floatx()); means,
+  standard deviations and medians of huge float64 values are computed without overflow;
 - categorical columns: one-hot over the levels, at most max_categories columns: the rarest
   levels beyond it share one "(other)" column; a "(missing)" level where training had
   gaps; a level never seen in training goes to "(other)" (all zeros when training had no
@@ -22,6 +25,7 @@ import re
 
 import numpy as np
 
+from .config import standardize_dtype
 from .csvread import INF, MISSING, NAN, NUMBER, TEXT
 from .errors import DataError
 
@@ -66,6 +70,7 @@ class TableEncoder:
                 self.forced[name] = role
         self.columns, self.notes = None, []
         self.target = self.task = self.class_names = None
+        self.dtype = None   # the dtype x is cast to afterwards (None: floatx()); not saved
 
     # ------------------------------------------------------------------ fit
     def fit(self, table, target=None, rows=None):
@@ -133,16 +138,18 @@ class TableEncoder:
             if role != "numeric":
                 return dict(spec, role=role, why=why)
         self._check_cells(table, j, rows, kind, errors)
+        if _check_range(table, j, rows, values, kind, self.dtype, errors):
+            return dict(spec, role="numeric")
         if not len(present):
             errors.append((rows[0], j, f"{table.path}: column {name!r} has no values "
                                        f"(every cell is missing)"))
             return dict(spec, role="numeric")
         # The fill value is kept even without gaps in training: gaps met later use it.
-        fill = float(np.mean(present) if self.missing == "mean" else np.median(present))
+        fill = _mean_std(present)[0] if self.missing == "mean" else _median(present)
         filled = np.where(kind == NUMBER, values, fill)
         mean, std = 0.0, 1.0
         if self.standardize:
-            mean, std = float(np.mean(filled)), float(np.std(filled))
+            mean, std = _mean_std(filled)
             std = std if std > 0 else 1.0
         return dict(spec, role="numeric", why=forced and "--numeric" or "numbers",
                     fill=fill, indicator=bool(n_missing and self.missing == "auto"),
@@ -223,7 +230,8 @@ class TableEncoder:
             j = where[c["name"]]
             width = (1 + c["indicator"]) if c["role"] == "numeric" else len(_outputs(c))
             fn = _numeric_out if c["role"] == "numeric" else _categorical_out
-            fn(x[:, at:at + width], c, table, j, rows, self.missing, keep, errors, notes)
+            fn(x[:, at:at + width], c, table, j, rows, self.missing, keep, errors, notes,
+               self.dtype)
             at += width
         _raise_first(errors)
         return x, keep, notes
@@ -259,13 +267,60 @@ def _numeric_role(name, uniq, present, n_missing, n_rows, drop_constant):
         return "constant", "one value" if d else "no values"
     integral = d and bool(np.all(uniq == np.round(uniq)))
     if integral and d == n_rows and n_rows >= 10:
-        if bool(np.all(np.diff(present) > 0)):
+        with np.errstate(over="ignore"):   # the sign of a difference survives overflow
+            increasing = bool(np.all(np.diff(present) > 0))
+        if increasing:
             return "identifier", "row number: increasing, one per row"
         if _ID_NAME.search(name):
             return "identifier", "an id: one per row"
-    if integral and 3 <= d <= 10 and uniq[-1] - uniq[0] + 1 != d and n_present >= 5 * d:
+    if integral and 3 <= d <= 10 and float(uniq[-1]) - float(uniq[0]) + 1 != d \
+            and n_present >= 5 * d:   # Python floats: a huge range is inf, not a warning
         return "categorical", "integer codes"
     return "numeric", "numbers"
+
+
+def dtype_limit(dtype=None):
+    """(largest finite magnitude, dtype name) of the dtype data are cast to (None: floatx())."""
+    dt = standardize_dtype(dtype)
+    return float(np.finfo(dt).max), dt.name
+
+
+def _check_range(table, j, rows, values, kind, dtype, errors):
+    """Append an error for the first number of column j (at `rows`) that the training
+    dtype cannot hold (it would become inf); True if there is one."""
+    limit, name = dtype_limit(dtype)
+    big = (kind == NUMBER) & (np.abs(values) > limit)
+    if not big.any():
+        return False
+    i = rows[int(np.argmax(big))]
+    errors.append((i, j, f"{table.where(i, j)}: value {table.columns[j][i].strip()!r} is too "
+                         f"large for {name}, the training data type (largest {limit:.3g})"))
+    return True
+
+
+def _mean_std(v):
+    """(mean, std) of float64 values, without overflow for values near the float64 limit
+    (the plain formulas first: the usual case gives the usual bits)."""
+    if not len(v):
+        return 0.0, 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(np.mean(v)), float(np.std(v))
+    if np.isfinite(mean) and np.isfinite(std):
+        return mean, std
+    s = float(np.max(np.abs(v)))
+    z = v / s
+    return float(np.mean(z)) * s, float(np.std(z)) * s
+
+
+def _median(v):
+    """The median; the two middle values of an even count averaged as a/2 + b/2 when
+    (a + b) / 2 overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = float(np.median(v))
+    if np.isfinite(m):
+        return m
+    a, b = np.partition(v, [(len(v) - 1) // 2, len(v) // 2])[[(len(v) - 1) // 2, len(v) // 2]]
+    return float(a / 2 + b / 2)
 
 
 def _stray_text(table, j, rows, kind):
@@ -324,7 +379,7 @@ def _raise_first(errors):
         raise DataError(min(errors, key=lambda e: (e[0], e[1]))[2])
 
 
-def _numeric_out(out, c, table, j, rows, missing, keep, errors, notes):
+def _numeric_out(out, c, table, j, rows, missing, keep, errors, notes, dtype=None):
     values, kind = (a[rows] for a in table.numbers(j))
     text = kind == TEXT
     if text.any() and c.get("thousands"):
@@ -341,6 +396,8 @@ def _numeric_out(out, c, table, j, rows, missing, keep, errors, notes):
     if bad.any():
         errors.append(_cell_error(table, rows[int(np.argmax(bad))], j, missing))
         return
+    if _check_range(table, j, rows, values, kind, dtype, errors):
+        return
     fill = c["fill"]
     if gaps.any() and missing == "drop":
         keep &= ~gaps
@@ -349,7 +406,10 @@ def _numeric_out(out, c, table, j, rows, missing, keep, errors, notes):
                      f"filled with the training {'mean' if missing == 'mean' else 'median'} "
                      f"{fill:.6g} (training had none)")
     filled = np.where(gaps, fill, values)
-    out[:, 0] = (filled - c["mean"]) / c["std"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[:, 0] = (filled - c["mean"]) / c["std"]
+    if not np.isfinite(out[:, 0]).all():   # huge float64 values: x/s - m/s cannot overflow
+        out[:, 0] = filled / c["std"] - c["mean"] / c["std"]
     if c["indicator"]:
         out[:, 1] = gaps
 
@@ -384,7 +444,7 @@ def _row_levels(table, j, rows, numeric_codes):
     return codes, names
 
 
-def _categorical_out(out, c, table, j, rows, missing, keep, errors, notes):
+def _categorical_out(out, c, table, j, rows, missing, keep, errors, notes, dtype=None):
     kind = table.numbers(j)[1][rows]
     numeric_codes = c["codes"] == "number" and not (kind == TEXT).any()
     codes, names = _row_levels(table, j, rows, numeric_codes)

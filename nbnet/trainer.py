@@ -72,6 +72,12 @@ class Trainer:
         self._loss_weights = [_check_loss_weight(w, n) for w, n in zip(weights, names)]
         self._metric_ids = per_output_metrics(metrics, names, "metrics")
         self._weighted_metric_ids = per_output_metrics(weighted_metrics, names, "weighted_metrics")
+        for m in (m for ids in self._metric_ids + self._weighted_metric_ids for m in ids):
+            # an unknown metric fails here, at compile, not at the first fit
+            if not isinstance(m, (str, dict, metrics_mod.Metric)) and not callable(m):
+                raise TypeError(f"compile(): metrics must be metric names or "
+                                f"nbnet.metrics.Metric objects, got {type(m).__name__} {m!r:.80}")
+            metrics_mod.METRICS.lookup(m) if isinstance(m, str) else metrics_mod.get(m)
         self._heads = None
         self.compiled = True
         self._packed = False
@@ -292,8 +298,22 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if isinstance(validation_split, (bool, str)) or not isinstance(
+                validation_split, (int, float, np.integer, np.floating)):
+            raise TypeError(f"fit(): validation_split must be a number in [0, 1), got "
+                            f"{type(validation_split).__name__} {validation_split!r:.80}")
         if not (0.0 <= float(validation_split) < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        callbacks, verbose = cbks.check_callbacks(callbacks, "fit"), cbks.check_verbose(verbose, "fit")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or initial_epoch < 0:
+            raise (ValueError if isinstance(initial_epoch, (int, np.integer)) else TypeError)(
+                f"fit(): initial_epoch must be a non-negative integer, got {initial_epoch!r:.80}")
+        if validation_data is not None and not is_batch_source(validation_data) \
+                and not isinstance(validation_data, (tuple, list)):
+            raise TypeError(f"fit(): validation_data must be a tuple (x_val, y_val[, "
+                            f"sample_weight]) or a generator / PyDataset, got "
+                            f"{type(validation_data).__name__}")
         _check_steps(steps_per_epoch, "steps_per_epoch")
         _check_steps(validation_steps, "validation_steps")
         if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) \
@@ -632,6 +652,8 @@ class Trainer:
         self._check_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         _check_steps(steps, "steps")
+        callbacks = cbks.check_callbacks(callbacks, "evaluate")
+        verbose = cbks.check_verbose(verbose, "evaluate")
         source = None
         if is_batch_source(x):
             source = self._batch_source(x, y, sample_weight, "evaluate")
@@ -658,6 +680,8 @@ class Trainer:
         batches; callbacks get the on_predict_* hooks (logs {"outputs": ...})."""
         batch_size = _check_batch_size(batch_size)
         _check_steps(steps, "steps")
+        callbacks = cbks.check_callbacks(callbacks, "predict")
+        verbose = cbks.check_verbose(verbose, "predict")
         cbl = cbks.CallbackList(list(callbacks or []), self,
                                 {"steps": steps, "verbose": verbose, "batch_size": batch_size})
         if is_batch_source(x):

@@ -74,6 +74,7 @@ RANKS = {
     "nbnet.functional": MODEL,     # Model(inputs, outputs), a Sequential subclass
     "nbnet.models": MODEL,         # the keras.models namespace
     "nbnet.training": MODEL,
+    "nbnet.modelcheck": MODEL,     # what a model file's config.json may hold
     "nbnet.trainer": MODEL,        # compile / fit / evaluate / predict, the step
     "nbnet.callbacks": MODEL,
     "nbnet.schedules": MODEL,      # epoch schedules are callbacks (DESIGN.md section 3)
