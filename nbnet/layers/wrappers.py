@@ -29,7 +29,29 @@ def _flip_time(a):
     return a[:, ::-1]
 
 
-class Bidirectional(Layer):
+class _Wrapper(Layer):
+    """What the wrappers share: the wrapped layers (`_wrapped`) take the model's step
+    when they draw dropout masks, and freezing the wrapper freezes them."""
+
+    def _wrapped(self):
+        raise NotImplementedError
+
+    @property
+    def stepped(self):
+        return getattr(self._wrapped()[0], "stepped", False)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._wrapped():
+            layer.trainable = value
+
+
+class Bidirectional(_Wrapper):
     uses_mask = True   # the wrapped layers read the mask (forward(..., mask=, step=))
     supports_masking = True
 
@@ -72,19 +94,8 @@ class Bidirectional(Layer):
         self._initial_weights = weights
 
     # ------------------------------------------------------------ structure
-    @property
-    def stepped(self):
-        return getattr(self.forward_layer, "stepped", False)
-
-    @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        self.forward_layer.trainable = value
-        self.backward_layer.trainable = value
+    def _wrapped(self):
+        return [self.forward_layer, self.backward_layer]
 
     def build(self, input_shape):
         self.forward_layer._maybe_build(input_shape)
@@ -197,7 +208,7 @@ class Bidirectional(Layer):
         return cfg
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(_Wrapper):
     supports_masking = True
 
     def __init__(self, layer, **kwargs):
@@ -211,18 +222,8 @@ class TimeDistributed(Layer):
         super().__init__(**kwargs)
         self.layer = layer
 
-    @property
-    def stepped(self):
-        return getattr(self.layer, "stepped", False)
-
-    @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        self.layer.trainable = value
+    def _wrapped(self):
+        return [self.layer]
 
     def _check(self, shape):
         if len(shape) < 3:
