@@ -57,6 +57,19 @@ def _roc_auc_exact(y, p):
     return np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
 
 
+def test_auc_prgain_by_hand():
+    # Flach & Kull's precision / recall gain, g = 1 - (pos / neg) * (fp or fn) / tp.
+    # labels 1 1 0 1 0, scores .9 .7 .6 .4 .2: pos 3, neg 2. Thresholds -eps, 0.5, 1+eps:
+    # tp, fp, fn = 3, 2, 0 -> (recall gain, precision gain) = (1, 0); 2, 1, 1 -> (.25, .25);
+    # tp 0 -> (0, 1). Riemann sums over recall gain, heights: mean / min / max of the pair.
+    y, p = [1, 1, 0, 1, 0], [0.9, 0.7, 0.6, 0.4, 0.2]
+    for method, area in (("interpolation", 0.75 * 0.125 + 0.25 * 0.625),
+                         ("minoring", 0.25 * 0.25), ("majoring", 0.75 * 0.25 + 0.25 * 1.0)):
+        m = metrics.AUC(curve="PRGAIN", thresholds=[0.5], summation_method=method)
+        m.update_state(y, p)
+        assert float(m.result()) == pytest.approx(area, abs=1e-12), method
+
+
 def test_auc_roc_and_pr(rng):
     y = rng.integers(0, 2, 400).astype(float)
     p = np.clip(0.3 * y + rng.uniform(0, 0.7, 400), 0, 1)
@@ -272,6 +285,7 @@ def test_every_metric_matches_keras_at_float32(rng):
         (metrics.AUC(curve="PR", summation_method="minoring", num_thresholds=37),
          KM.AUC(curve="PR", summation_method="minoring", num_thresholds=37), y, p),
         (metrics.AUC(multi_label=True), KM.AUC(multi_label=True), y, p),
+        (metrics.AUC(curve="PRGAIN"), KM.AUC(curve="PRGAIN"), y, p),
         (metrics.AUC(thresholds=[0.1, 0.45, 0.8]), KM.AUC(thresholds=[0.1, 0.45, 0.8]), y, p),
         (metrics.AUC(from_logits=True), KM.AUC(from_logits=True), y, 4 * p - 2),
         (metrics.F1Score(), KM.F1Score(), yc, p),

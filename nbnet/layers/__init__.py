@@ -19,7 +19,7 @@ from .reshaping import (Cropping2D, Identity, Permute, RepeatVector,  # noqa: F4
                         UpSampling2D, ZeroPadding2D)
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout2D  # noqa: F401
 from .conv_more import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D  # noqa: F401
-from .lookup import CategoryEncoding, Discretization, IntegerLookup, StringLookup  # noqa: F401
+from .lookup import CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup  # noqa: F401
 from .text import TextVectorization  # noqa: F401
 from .recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
 from .wrappers import Bidirectional, TimeDistributed  # noqa: F401

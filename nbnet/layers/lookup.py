@@ -5,6 +5,7 @@ IntegerLookup, Discretization.
     StringLookup       strings  -> indices into a vocabulary (or back, invert=True)
     IntegerLookup      integers -> indices into a vocabulary (or back, invert=True)
     Discretization     floats   -> bucket ids (np.digitize with the bin boundaries)
+    Hashing            strings / integers -> hash bins (FarmHash64, or SipHash with a salt)
 
 Index layout of the lookups, as Keras: [mask token (int mode only)] [num_oov_indices
 OOV slots] [learned tokens]. adapt(data) counts the tokens; the vocabulary is sorted by
@@ -24,6 +25,7 @@ import os
 import numpy as np
 
 from ..errors import DataError
+from ..kernels.hashing import fingerprint64, siphash24
 from .base import Layer
 from .node import call_symbolic, is_symbolic
 
@@ -96,6 +98,50 @@ def encode_categorical(indices, mode, depth, dtype, count_weights=None):
         w = np.broadcast_to(np.asarray(count_weights, dtype=np.float64), idx.shape).reshape(-1)
     out = bincount_rows(rows, idx.reshape(-1), n, depth, dtype, mode == "multi_hot", w)
     return out.reshape(lead + (depth,))
+
+
+def encoded_shape(input_shape, mode, depth):
+    """The output shape of encode_categorical (int: unchanged)."""
+    shape = tuple(input_shape)
+    if mode == "int":
+        return shape
+    if not shape:
+        return (depth,)
+    if mode == "one_hot" and (len(shape) == 1 or shape[-1] != 1):
+        return shape + (depth,)
+    return shape[:-1] + (depth,)
+
+
+def salt_pair(salt, owner):
+    """Keras' salt: one integer (used twice) or a pair -> [k0, k1], the SipHash key
+    (TensorFlow's int64 attribute: a negative value is its two's complement)."""
+    if salt is None:
+        return None
+    pair = list(salt) if isinstance(salt, (tuple, list)) and len(salt) == 2 else [salt, salt]
+    for v in pair:
+        if (isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                or not -2 ** 63 <= v < 2 ** 63):
+            raise ValueError(f"{owner}: salt must be one 64-bit integer or a pair of them "
+                             f"(the SipHash key), got salt={salt!r}")
+    return [int(v) for v in pair]
+
+
+def hash_buckets(tokens, num_bins, salt=None, encoding="utf-8"):
+    """Tokens (str, encoded with `encoding`, or bytes) -> int64 buckets in [0, num_bins):
+    FarmHash Fingerprint64 of the bytes mod num_bins (TensorFlow's
+    to_hash_bucket_fast), or SipHash-2-4 keyed by salt = [k0, k1] (to_hash_bucket_strong)."""
+    data = [t if isinstance(t, bytes) else t.encode(encoding) for t in tokens]
+    offsets = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    buf = np.frombuffer(b"".join(data), dtype=np.uint8)
+    out = np.empty(len(data), dtype=np.uint64)
+    if len(data):
+        if salt is None:
+            fingerprint64(out, buf, offsets)
+        else:
+            k0, k1 = (np.uint64(v % 2 ** 64) for v in salt)
+            siphash24(out, buf, offsets, k0, k1)
+    return (out % np.uint64(num_bins)).astype(np.int64)
 
 
 def _as_int_array(x, owner):
@@ -182,12 +228,7 @@ class CategoryEncoding(_TokenLayer):
                                   count_weights)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) == 0:
-            return (self.num_tokens,)
-        if self.output_mode == "one_hot" and (input_shape[-1] != 1 or len(input_shape) == 1):
-            return input_shape + (self.num_tokens,)
-        return input_shape[:-1] + (self.num_tokens,)
+        return encoded_shape(input_shape, self.output_mode, self.num_tokens)
 
     def get_config(self):
         cfg = super().get_config()
@@ -410,7 +451,8 @@ class _IndexLookup(_TokenLayer):
                           count=len(flat_tokens))
         return ids
 
-    def _oov_ids(self, raw, where):
+    def _oov_ids(self, flat, raw, where):
+        """OOV slot (in [0, num_oov_indices)) of each flat token where `where`."""
         raise NotImplementedError
 
     def _lookup(self, x):
@@ -433,7 +475,7 @@ class _IndexLookup(_TokenLayer):
             if self.num_oov_indices == 1:
                 ids[oov] = self._oov_start_index()
             else:
-                ids[oov] = self._oov_start_index() + self._oov_ids(x.reshape(-1), oov)
+                ids[oov] = self._oov_start_index() + self._oov_ids(flat, x.reshape(-1), oov)
         if mask is not None:
             ids[mask] = 0 if self.output_mode == "int" else -1
         return ids.reshape(x.shape)
@@ -470,15 +512,8 @@ class _IndexLookup(_TokenLayer):
         return out
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
         depth = self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
-        if self.output_mode == "one_hot":
-            if len(input_shape) > 1 and input_shape[-1] == 1:
-                return input_shape[:-1] + (depth,)
-            return input_shape + (depth,)
-        return input_shape[:-1] + (depth,)
+        return encoded_shape(input_shape, self.output_mode, depth)
 
     # -------------------------------------------------- config
     def _json_token(self, t):
@@ -541,7 +576,9 @@ def _adapt_batches(data, steps, tokens_of):
 
 class StringLookup(_IndexLookup):
     """Strings -> integer indices into a vocabulary (Keras 3). invert=True maps indices
-    back to strings. Inputs: str / bytes (decoded with `encoding`) arrays of any shape."""
+    back to strings. Inputs: str / bytes (decoded with `encoding`) arrays of any shape.
+    With num_oov_indices > 1 an OOV string goes to the FarmHash64 bucket of its bytes
+    (SipHash-2-4 keyed by `salt` when given), as TensorFlow's hash-bucket ops."""
     raw_input_dtype = "string"   # first in a Sequential without an Input: takes strings
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
@@ -551,16 +588,11 @@ class StringLookup(_IndexLookup):
         if not isinstance(encoding, str):
             raise TypeError(f"StringLookup encoding must be a string, got {encoding!r}")
         self.encoding = encoding
-        if salt is not None:
-            raise NotImplementedError("StringLookup(salt=...) (SipHash OOV buckets) is not "
-                                      "implemented")
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"StringLookup oov_method must be 'floormod' or 'farmhash', got "
                              f"{oov_method!r}")
-        if isinstance(num_oov_indices, numbers.Integral) and num_oov_indices > 1 and not invert:
-            raise NotImplementedError("StringLookup with num_oov_indices > 1 hashes strings "
-                                      "with FarmHash64, which nbnet does not implement; use "
-                                      "num_oov_indices=0 or 1")
+        self.oov_method = oov_method     # strings always hash (Keras): kept for the config
+        self.salt = salt_pair(salt, "StringLookup")
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices,
                          mask_token=mask_token, oov_token=oov_token, vocabulary=vocabulary,
                          idf_weights=idf_weights, invert=invert, output_mode=output_mode,
@@ -595,18 +627,24 @@ class StringLookup(_IndexLookup):
     def _sort_key(self, token):
         return token.encode("utf-8")   # TensorFlow compares the UTF-8 bytes
 
+    def _oov_ids(self, flat, raw, where):
+        return hash_buckets([flat[i] for i in np.nonzero(where)[0]], self.num_oov_indices,
+                            self.salt, self.encoding)
+
     def _token_array(self, tokens):
         return np.array(tokens, dtype=object)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg["encoding"] = self.encoding
+        cfg.update(encoding=self.encoding, oov_method=self.oov_method, salt=self.salt)
         return cfg
 
 
 class IntegerLookup(_IndexLookup):
     """Integers -> indices into a vocabulary (Keras 3); invert=True maps back. With
-    num_oov_indices > 1 an OOV value v goes to OOV slot v mod num_oov_indices."""
+    num_oov_indices > 1 an OOV value v goes to OOV slot v mod num_oov_indices
+    (oov_method="floormod"), or to the FarmHash64 (SipHash-2-4 with a salt) bucket of
+    its decimal text (oov_method="farmhash")."""
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
@@ -616,14 +654,13 @@ class IntegerLookup(_IndexLookup):
             raise ValueError("IntegerLookup: only vocabulary_dtype='int64' is supported, got "
                              f"vocabulary_dtype={vocabulary_dtype!r}")
         self.vocabulary_dtype = "int64"
-        if oov_method == "farmhash":
-            raise NotImplementedError("IntegerLookup(oov_method='farmhash') is not implemented")
-        if oov_method != "floormod":
+        if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"IntegerLookup oov_method must be 'floormod' or 'farmhash', got "
                              f"{oov_method!r}")
-        if salt is not None:
-            raise ValueError("IntegerLookup: salt can only be used with oov_method='farmhash'")
-        self.oov_method, self.salt = oov_method, None
+        if salt is not None and oov_method != "farmhash":
+            raise ValueError("IntegerLookup: salt can only be used with oov_method='farmhash', "
+                             f"got oov_method={oov_method!r}")
+        self.oov_method, self.salt = oov_method, salt_pair(salt, "IntegerLookup")
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices,
                          mask_token=mask_token, oov_token=oov_token, vocabulary=vocabulary,
                          idf_weights=idf_weights, invert=invert, output_mode=output_mode,
@@ -661,8 +698,12 @@ class IntegerLookup(_IndexLookup):
             ids[found] = self._token_start_index() + self._order[pos[found]]
         return ids
 
-    def _oov_ids(self, raw, where):
-        return np.mod(_as_int_array(raw, self.name)[where], self.num_oov_indices)
+    def _oov_ids(self, flat, raw, where):
+        values = _as_int_array(raw, self.name)[where]
+        if self.oov_method == "farmhash":   # the decimal text, as tf.strings.as_string
+            return hash_buckets([str(v) for v in values.tolist()], self.num_oov_indices,
+                                self.salt)
+        return np.mod(values, self.num_oov_indices)
 
     def _token_array(self, tokens):
         return np.array(tokens, dtype=np.int64)
@@ -671,6 +712,78 @@ class IntegerLookup(_IndexLookup):
         cfg = super().get_config()
         cfg.update(vocabulary_dtype=self.vocabulary_dtype, oov_method=self.oov_method,
                    salt=self.salt)
+        return cfg
+
+
+# ------------------------------------------------------------------ Hashing
+class Hashing(_TokenLayer):
+    """Strings or integers -> hash bins in [0, num_bins) (Keras 3): FarmHash64 of the
+    bytes (of the decimal text for integers; floats are truncated to integers first),
+    or SipHash-2-4 keyed by `salt`. With mask_value, inputs equal to it go to bin 0 and
+    the others to 1 + hash mod (num_bins - 1). int outputs are int64; one_hot /
+    multi_hot / count encode the bins as CategoryEncoding does."""
+
+    def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if num_bins is None:
+            raise ValueError("Hashing: num_bins must be set (a positive integer), got None")
+        self.num_bins = _check_int(num_bins, "Hashing num_bins", 1)
+        self.output_mode = _check_mode(output_mode, "Hashing",
+                                       ("int", "one_hot", "multi_hot", "count"))
+        if sparse and self.output_mode == "int":
+            raise ValueError('Hashing: sparse may only be True if output_mode is "one_hot", '
+                             f'"multi_hot" or "count", got output_mode={output_mode!r}')
+        self.sparse = _no_sparse(sparse, "Hashing")
+        self.mask_value = mask_value
+        self.salt = salt_pair(salt, "Hashing")
+
+    def _texts(self, flat):
+        """A flat input array -> the values as Python objects, and the bytes to hash."""
+        kind = flat.dtype.kind
+        if kind == "f":
+            if not np.all(np.isfinite(flat)):
+                raise DataError(f"{self.name}: Hashing inputs contain NaN or Inf")
+            values = flat.tolist()
+            return values, [str(v) for v in flat.astype(np.int64).tolist()]
+        if kind in "iu":
+            values = flat.tolist()
+            return values, [str(v) for v in values]
+        if kind == "b":
+            values = flat.tolist()
+            return values, ["true" if v else "false" for v in values]
+        if kind in "USO":
+            values = flat.tolist()
+            for v in values:
+                if not isinstance(v, (str, bytes)):
+                    raise DataError(f"{self.name}: Hashing inputs must be strings or numbers, "
+                                    f"got {v!r}")
+            return values, values
+        raise DataError(f"{self.name}: Hashing inputs must be strings or numbers, got an "
+                        f"array of dtype {flat.dtype}")
+
+    def forward(self, x, training=False):
+        x = np.asarray(x)
+        values, texts = self._texts(x.reshape(-1))
+        bins = self.num_bins
+        if self.mask_value is not None and bins > 1:
+            ids = hash_buckets(texts, bins - 1, self.salt) + 1
+            ids[np.fromiter((v == self.mask_value for v in values), dtype=bool,
+                            count=len(values))] = 0
+        else:
+            ids = hash_buckets(texts, bins, self.salt)
+        ids = ids.reshape(x.shape)
+        if self.output_mode == "int":
+            return ids
+        return encode_categorical(ids, self.output_mode, self.num_bins, self.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return encoded_shape(input_shape, self.output_mode, self.num_bins)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_bins=self.num_bins, salt=self.salt, mask_value=self.mask_value,
+                   output_mode=self.output_mode, sparse=self.sparse)
         return cfg
 
 
@@ -785,15 +898,7 @@ class Discretization(_TokenLayer):
         return encode_categorical(ids, self.output_mode, self._depth(), self.dtype)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
-        depth = self._depth()
-        if self.output_mode == "one_hot":
-            if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:
-                return input_shape[:-1] + (depth,)
-            return input_shape + (depth,)
-        return input_shape[:-1] + (depth,)
+        return encoded_shape(input_shape, self.output_mode, self._depth())
 
     def get_config(self):
         cfg = super().get_config()
