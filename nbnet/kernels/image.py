@@ -12,7 +12,10 @@ result is rounded once to the output's dtype.
     resize      separable: rows iy0/iy1 with weights (1 - ly, ly), columns alike
                 (tables from resize_table_linear: half-pixel centres, PyTorch's
                 align_corners=False arithmetic in the dtype of `lam`), or nearest
-                rows/columns (resize_table_nearest: PyTorch's "nearest-exact")
+                rows/columns (resize_table_nearest: PyTorch's "nearest-exact");
+                bicubic and antialiased resizes (and every backward) through tap
+                tables: y = sum of wy[o, a] wx[q, b] x[iy[o, a], ix[q, b]]
+                (resize_table_cubic / resize_table_antialias, resize_filter)
     affine      output pixel (x, y) samples the input at
                     x_in = a0*x + a1*y + a2,   y_in = b0*x + b1*y + b2
                 (M[n] = a0 a1 a2 b0 b1 b2, Keras' transform layout), bilinear or
@@ -166,6 +169,125 @@ def resize_nearest(y, x, iy, ix):
         for q in range(OW):
             for c in range(C):
                 y[n, o, q, c] = x[n, iy[o], ix[q], c]
+
+
+@njit(inline="always")
+def _cubic(x, a):
+    """Keys' cubic convolution kernel with parameter a, at |x|."""
+    x = abs(x)
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    if x < 2.0:
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * a
+    return 0.0
+
+
+@njit(cache=True)
+def resize_table_cubic(idx, wt, in_size, out_size):
+    """PyTorch's bicubic (align_corners=False, a = -0.75): src = scale*(o + 0.5) - 0.5,
+    i = floor(src), t = src - i; taps i-1 .. i+2 (clamped to the image) with weights
+    k(t + 1), k(t), k(1 - t), k(2 - t). idx (out, 4) int64, wt (out, 4) float64."""
+    scale = in_size / out_size
+    for o in range(out_size):
+        src = scale * (o + 0.5) - 0.5
+        i = min(int(np.floor(src)), in_size - 1)
+        t = min(max(src - i, 0.0), 1.0)
+        for k in range(4):
+            idx[o, k] = min(max(i - 1 + k, 0), in_size - 1)
+        wt[o, 0] = _cubic(t + 1.0, -0.75)
+        wt[o, 1] = _cubic(t, -0.75)
+        wt[o, 2] = _cubic(1.0 - t, -0.75)
+        wt[o, 3] = _cubic(2.0 - t, -0.75)
+
+
+@njit(cache=True)
+def resize_table_antialias(idx, wt, in_size, out_size, cubic):
+    """PyTorch's antialiased resize (PIL's filters): output cell o, centred at
+    c = scale*(o + 0.5) in input coordinates, averages the input cells j in
+    [int(c - support + 0.5), int(c + support + 0.5)) with weights
+    f((j - c + 0.5) / s), normalised to sum 1; s = max(scale, 1), support = s * 1 (linear:
+    the triangle f = max(0, 1 - |x|)) or s * 2 (cubic: Keys with a = -0.5). Unused taps
+    get weight 0 (and index 0). idx, wt: (out, K) with K >= the widest window."""
+    scale = in_size / out_size
+    s = scale if scale >= 1.0 else 1.0
+    support = s * (2.0 if cubic else 1.0)
+    K = idx.shape[1]
+    for o in range(out_size):
+        c = scale * (o + 0.5)
+        lo = max(int(c - support + 0.5), 0)
+        n = min(min(int(c + support + 0.5), in_size) - lo, K)
+        total = 0.0
+        for k in range(K):
+            idx[o, k] = 0
+            wt[o, k] = 0.0
+        for k in range(n):
+            d = (k + lo - c + 0.5) / s
+            w = _cubic(d, -0.5) if cubic else max(0.0, 1.0 - abs(d))
+            idx[o, k] = lo + k
+            wt[o, k] = w
+            total += w
+        if total != 0.0:
+            for k in range(n):
+                wt[o, k] /= total
+
+
+@njit(cache=True, parallel=True)
+def resize_filter(y, x, iy, wy, ix, wx):
+    """x (N, H, W, C) -> y (N, OH, OW, C) through tap tables (rows iy, wy (OH, KH);
+    columns ix, wx (OW, KW)):  y[n, o, q] = sum_a sum_b wy[o, a] wx[q, b] x[n, iy[o, a], ix[q, b]]
+    summed in float64, in tap order."""
+    N, OH, OW, C = y.shape
+    KH, KW = iy.shape[1], ix.shape[1]
+    for t in prange(N * OH):
+        n = t // OH
+        o = t - n * OH
+        acc = np.empty(C, dtype=np.float64)
+        for q in range(OW):
+            acc[:] = 0.0
+            for a in range(KH):
+                wa = wy[o, a]
+                if wa == 0.0:
+                    continue
+                r = iy[o, a]
+                for b in range(KW):
+                    w = wa * wx[q, b]
+                    if w == 0.0:
+                        continue
+                    col = ix[q, b]
+                    for c in range(C):
+                        acc[c] += w * x[n, r, col, c]
+            for c in range(C):
+                y[n, o, q, c] = acc[c]
+
+
+@njit(cache=True, parallel=True)
+def resize_filter_backward(dx, dy, iy, wy, ix, wx):
+    """The transpose of resize_filter: dx (N, H, W, C) overwritten with
+    dx[n, iy[o, a], ix[q, b]] += wy[o, a] wx[q, b] dy[n, o, q], each image's scatter
+    in one thread, in (o, q, a, b) order, summed in float64."""
+    N, OH, OW, C = dy.shape
+    H, W = dx.shape[1], dx.shape[2]
+    KH, KW = iy.shape[1], ix.shape[1]
+    for n in prange(N):
+        acc = np.zeros((H, W, C), dtype=np.float64)
+        for o in range(OH):
+            for q in range(OW):
+                for a in range(KH):
+                    wa = wy[o, a]
+                    if wa == 0.0:
+                        continue
+                    r = iy[o, a]
+                    for b in range(KW):
+                        w = wa * wx[q, b]
+                        if w == 0.0:
+                            continue
+                        col = ix[q, b]
+                        for c in range(C):
+                            acc[r, col, c] += w * dy[n, o, q, c]
+        for h in range(H):
+            for w_ in range(W):
+                for c in range(C):
+                    dx[n, h, w_, c] = acc[h, w_, c]
 
 
 # ------------------------------------------------------------------ affine

@@ -4,8 +4,10 @@
     Normalization   y = (x - mean) / max(sqrt(var), 1e-7)       dx = dy / max(...)
                     (invert=True: y = mean + x * max(sqrt(var), 1e-7))
     Resizing        (N, H, W, C) -> (N, height, width, C): bilinear with half-pixel
-                    centres (antialias off) or nearest ("nearest-exact"), as Keras on
-                    the torch backend; optionally crop / pad to the target aspect ratio
+                    centres, nearest ("nearest-exact") or bicubic (a = -0.75); with
+                    antialias, bilinear / bicubic average over the scaled filter
+                    (PIL's, as torch); as Keras on the torch backend; optionally crop /
+                    pad to the target aspect ratio. Backward: the transposed taps.
     CenterCrop      the central (height, width) window; where the image is smaller
                     than the target along an axis, Keras' smart_resize: crop to the
                     target aspect ratio, then bilinear resize
@@ -266,6 +268,9 @@ INTERPOLATIONS = {"nearest": KI.NEAREST, "bilinear": KI.BILINEAR}
 _KERAS_ONLY_INTERPOLATIONS = ("bicubic", "lanczos3", "lanczos5", "area")
 
 
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
+
+
 def check_interpolation(value, owner, keras_only=_KERAS_ONLY_INTERPOLATIONS):
     if value in INTERPOLATIONS:
         return value
@@ -283,11 +288,55 @@ def crop_box(H, W, th, tw):
     return int(float(H - ch) / 2), int(float(W - cw) / 2), ch, cw
 
 
-def resize_images(layer, x, height, width, interpolation="bilinear", key="resize"):
-    """x (N, H, W, C) -> (N, height, width, C) in a buffer of `layer` (nearest or
-    bilinear with half-pixel centres, as torch's F.interpolate)."""
+def resize_tables(in_size, out_size, interpolation, antialias, dtype):
+    """(idx (out, K) int64, wt (out, K) float64): the taps of one axis of a resize, as
+    resize_images computes it (antialias: PyTorch's, for bilinear and bicubic)."""
+    if interpolation == "nearest":
+        idx = np.empty((out_size, 1), dtype=np.int64)
+        KI.resize_table_nearest(idx[:, 0], in_size, out_size)
+        return idx, np.ones((out_size, 1))
+    cubic = interpolation == "bicubic"
+    if antialias:
+        scale = in_size / out_size
+        support = max(scale, 1.0) * (2.0 if cubic else 1.0)
+        K = int(np.ceil(support)) * 2 + 1
+        idx, wt = np.empty((out_size, K), dtype=np.int64), np.empty((out_size, K))
+        KI.resize_table_antialias(idx, wt, in_size, out_size, cubic)
+        return idx, wt
+    if cubic:
+        idx, wt = np.empty((out_size, 4), dtype=np.int64), np.empty((out_size, 4))
+        KI.resize_table_cubic(idx, wt, in_size, out_size)
+        return idx, wt
+    i0, i1 = np.empty(out_size, dtype=np.int64), np.empty(out_size, dtype=np.int64)
+    lam = np.empty(out_size, dtype=dtype)
+    KI.resize_table_linear(i0, i1, lam, in_size, out_size)
+    lam = lam.astype(np.float64)
+    return np.stack([i0, i1], axis=1), np.stack([1.0 - lam, lam], axis=1)
+
+
+def resize_backward(layer, dy, in_shape, interpolation="bilinear", antialias=False,
+                    key="resize_dx"):
+    """The gradient of resize_images: dy (N, height, width, C) -> dx of in_shape."""
+    N, H, W, C = in_shape
+    iy, wy = resize_tables(H, dy.shape[1], interpolation, antialias, dy.dtype)
+    ix, wx = resize_tables(W, dy.shape[2], interpolation, antialias, dy.dtype)
+    dx = layer.buffer(key, tuple(in_shape))
+    KI.resize_filter_backward(dx, np.ascontiguousarray(dy), iy, wy, ix, wx)
+    return dx
+
+
+def resize_images(layer, x, height, width, interpolation="bilinear", key="resize",
+                  antialias=False):
+    """x (N, H, W, C) -> (N, height, width, C) in a buffer of `layer` (nearest,
+    bilinear with half-pixel centres, or bicubic; antialias for bilinear / bicubic: as
+    torch's F.interpolate)."""
     N, H, W, C = x.shape
     y = layer.buffer(key, (N, height, width, C))
+    if interpolation == "bicubic" or (antialias and interpolation != "nearest"):
+        iy, wy = resize_tables(H, height, interpolation, antialias, x.dtype)
+        ix, wx = resize_tables(W, width, interpolation, antialias, x.dtype)
+        KI.resize_filter(y, x, iy, wy, ix, wx)
+        return y
     if interpolation == "nearest":
         iy = np.empty(height, dtype=np.int64)
         ix = np.empty(width, dtype=np.int64)
@@ -318,7 +367,14 @@ class Resizing(Layer):
         check_data_format(data_format)
         self.height = _positive_int(height, "Resizing height")
         self.width = _positive_int(width, "Resizing width")
-        self.interpolation = check_interpolation(interpolation, "Resizing")
+        if interpolation not in RESIZE_INTERPOLATIONS:
+            if interpolation in ("lanczos3", "lanczos5", "area"):
+                raise NotImplementedError(f"Resizing interpolation={interpolation!r} is not "
+                                          f"implemented (nbnet has {RESIZE_INTERPOLATIONS}, "
+                                          "as Keras on the torch backend)")
+            raise ValueError(f"Resizing interpolation must be one of {RESIZE_INTERPOLATIONS}, "
+                             f"got {interpolation!r}")
+        self.interpolation = interpolation
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
         if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
@@ -328,9 +384,7 @@ class Resizing(Layer):
             raise ValueError(f'Resizing fill_mode must be "constant", got {fill_mode!r}')
         self.fill_mode = fill_mode
         self.fill_value = _number(fill_value, "Resizing fill_value")
-        if antialias:
-            raise NotImplementedError("Resizing(antialias=True) is not implemented")
-        self.antialias = False
+        self.antialias = bool(antialias)
 
     def compute_output_shape(self, input_shape):
         check_4d(self, input_shape)
@@ -339,9 +393,11 @@ class Resizing(Layer):
     def forward(self, x, training=False):
         check_4d(self, x.shape)
         N, H, W, C = x.shape
+        self._in_shape, self._crop, self._pad = x.shape, None, None
         if self.crop_to_aspect_ratio:
             h0, w0, ch, cw = crop_box(H, W, self.height, self.width)
             x = np.ascontiguousarray(x[:, h0:h0 + ch, w0:w0 + cw])
+            self._crop = (h0, w0)
         elif self.pad_to_aspect_ratio:
             ph = max(H, int(float(W * self.height) / self.width))
             pw = max(W, int(float(H * self.width) / self.height))
@@ -350,14 +406,28 @@ class Resizing(Layer):
                 xp = np.full((N, H + 2 * hs, W + 2 * ws, C), self.fill_value, dtype=x.dtype)
                 xp[:, hs:hs + H, ws:ws + W] = x
                 x = xp
+                self._pad = (hs, ws)
+        self._resized_shape = x.shape
         return resize_images(self, np.ascontiguousarray(x), self.height, self.width,
-                             self.interpolation)
+                             self.interpolation, antialias=self.antialias)
 
     def backward(self, dy, need_dx=True):
+        """The transpose of the resize (its taps), then of the crop (zeros outside the
+        window) or of the padding (the gradient inside it)."""
         if not need_dx:
             return None
-        raise NotImplementedError(f"{self.name}: Resizing has no backward pass (put it "
-                                  "before the first trainable layer)")
+        d = resize_backward(self, dy, self._resized_shape, self.interpolation, self.antialias)
+        N, H, W, C = self._in_shape
+        if self._pad is not None:
+            hs, ws = self._pad
+            return np.ascontiguousarray(d[:, hs:hs + H, ws:ws + W])
+        if self._crop is None:
+            return d
+        h0, w0 = self._crop
+        dx = self.buffer("dx", self._in_shape)
+        dx[...] = 0.0
+        dx[:, h0:h0 + d.shape[1], w0:w0 + d.shape[2]] = d
+        return dx
 
     def get_config(self):
         cfg = super().get_config()
@@ -408,9 +478,14 @@ class CenterCrop(Layer):
     def backward(self, dy, need_dx=True):
         if not need_dx:
             return None
-        if self._corner is None:
-            raise NotImplementedError(f"{self.name}: CenterCrop has no backward pass when "
-                                      "it resizes (the image is smaller than the target)")
+        if self._corner is None:   # it resized the window of the target aspect ratio
+            N, H, W, C = self._in_shape
+            h0, w0, ch, cw = crop_box(H, W, self.height, self.width)
+            d = resize_backward(self, dy, (N, ch, cw, C))
+            dx = self.buffer("dx", self._in_shape)
+            dx[...] = 0.0
+            dx[:, h0:h0 + ch, w0:w0 + cw] = d
+            return dx
         N = dy.shape[0]
         dx = self.buffer("dx", self._in_shape)
         h0, w0 = self._corner

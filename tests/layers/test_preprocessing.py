@@ -184,13 +184,13 @@ def test_resizing_nearest_and_aspect_ratio(float64):
     np.testing.assert_allclose(pad(x), xp, rtol=1e-12)
 
 
-def test_resizing_bad_arguments_and_backward():
+def test_resizing_bad_arguments():
     with pytest.raises(ValueError, match="height"):
         Resizing(0, 3)
     with pytest.raises(ValueError, match="interpolation"):
         Resizing(3, 3, interpolation="cubic-ish")
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        Resizing(3, 3, interpolation="bicubic")
+    with pytest.raises(NotImplementedError, match="lanczos3"):
+        Resizing(3, 3, interpolation="lanczos3")
     with pytest.raises(ValueError, match="aspect_ratio"):
         Resizing(3, 3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True)
     layer = Resizing(3, 3)
@@ -198,15 +198,86 @@ def test_resizing_bad_arguments_and_backward():
         layer(np.zeros((2, 4, 4)))
     layer(np.zeros((1, 4, 4, 1)))
     assert layer.backward(np.zeros((1, 3, 3, 1)), need_dx=False) is None
-    with pytest.raises(NotImplementedError, match="backward"):
-        layer.backward(np.zeros((1, 3, 3, 1)))
+
+
+def _cubic(t, a=-0.75):
+    t = abs(t)
+    if t < 1:
+        return ((a + 2) * t - (a + 3)) * t * t + 1
+    return (((t - 5) * t + 8) * t - 4) * a if t < 2 else 0.0
+
+
+def test_resizing_bicubic_and_antialias_by_hand(float64):
+    x = _x((1, 1, 8, 1), lo=0, hi=255)
+    r = x[0, 0, :, 0]
+    # antialiased bilinear, 8 -> 4 (scale 2): the triangle filter stretched 2x, centred
+    # at 2o + 1: taps 2o-1 .. 2o+2 weighted 1, 3, 3, 1 (/ 8); at the edges the taps
+    # inside the image, renormalised: .75, .75, .25 (/ 1.75)
+    want = [(.75 * r[0] + .75 * r[1] + .25 * r[2]) / 1.75,
+            (r[1] + 3 * r[2] + 3 * r[3] + r[4]) / 8, (r[3] + 3 * r[4] + 3 * r[5] + r[6]) / 8,
+            (.25 * r[5] + .75 * r[6] + .75 * r[7]) / 1.75]
+    y = Resizing(1, 4, antialias=True)(x)
+    np.testing.assert_allclose(y[0, 0, :, 0], want, rtol=1e-12)
+    # bicubic (Keys, a = -0.75), 8 -> 16: output 1 samples src = 0.5 * 1.5 - 0.5 = 0.25:
+    # taps -1, 0, 1, 2 (clamped: 0, 0, 1, 2) with t = 0.25
+    y = Resizing(1, 16, interpolation="bicubic")(x)[0, 0, :, 0]
+    w = [_cubic(1.25), _cubic(0.25), _cubic(0.75), _cubic(1.75)]
+    assert y[1] == pytest.approx(w[0] * r[0] + w[1] * r[0] + w[2] * r[1] + w[3] * r[2],
+                                 rel=1e-12)
+    # output 7: src = 3.25, taps 2..5
+    assert y[7] == pytest.approx(sum(wk * r[2 + k] for k, wk in enumerate(w)), rel=1e-12)
+    # the same size: every interpolation gives the image back
+    x2 = _x((2, 5, 7, 3), lo=0, hi=255)
+    for kw in (dict(interpolation="bicubic"), dict(antialias=True),
+               dict(interpolation="bicubic", antialias=True)):
+        np.testing.assert_allclose(Resizing(5, 7, **kw)(x2), x2, rtol=1e-12, err_msg=str(kw))
+
+
+@pytest.mark.parametrize("kw", [dict(height=3, width=4), dict(height=9, width=11),
+                                dict(height=4, width=3, interpolation="nearest"),
+                                dict(height=3, width=7, interpolation="bicubic"),
+                                dict(height=2, width=3, antialias=True),
+                                dict(height=3, width=2, interpolation="bicubic", antialias=True),
+                                dict(height=3, width=3, crop_to_aspect_ratio=True),
+                                dict(height=4, width=6, pad_to_aspect_ratio=True,
+                                     fill_value=3.0)])
+def test_resizing_backward_finite_differences(kw, float64):
+    x = _x((2, 6, 5, 2), lo=0, hi=1)
+    check_layer_grad(Resizing(**kw), x)
+
+
+@pytest.mark.parametrize("interp", ["bilinear", "bicubic", "nearest"])
+@pytest.mark.parametrize("antialias", [False, True])
+@pytest.mark.parametrize("size", [(3, 4), (13, 11), (2, 17)])
+def test_resizing_matches_torch_forward_and_backward(interp, antialias, size):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for dt, tol in (("float64", dict(rtol=1e-10, atol=1e-10)),
+                    ("float32", dict(rtol=1e-5, atol=5e-4))):
+        x = _x((2, 8, 6, 3), seed=3, lo=0, hi=255, dtype=dt)
+        layer = Resizing(*size, interpolation=interp, antialias=antialias, dtype=dt)
+        y = layer(x)
+        tx = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
+        mode = "nearest-exact" if interp == "nearest" else interp
+        extra = {} if interp == "nearest" else dict(align_corners=False, antialias=antialias)
+        ty = F.interpolate(tx, size=size, mode=mode, **extra)
+        np.testing.assert_allclose(y, ty.detach().numpy().transpose(0, 2, 3, 1), **tol)
+        dy = _x(y.shape, seed=4, dtype=dt)
+        ty.backward(torch.tensor(dy.transpose(0, 3, 1, 2)))
+        np.testing.assert_allclose(layer.backward(dy), tx.grad.numpy().transpose(0, 2, 3, 1),
+                                   **tol)
 
 
 @pytest.mark.parametrize("kw", [dict(height=5, width=7), dict(height=13, width=3),
                                 dict(height=4, width=4, interpolation="nearest"),
                                 dict(height=16, width=4, interpolation="nearest"),
                                 dict(height=3, width=3, crop_to_aspect_ratio=True),
-                                dict(height=5, width=9, pad_to_aspect_ratio=True, fill_value=7.0)])
+                                dict(height=5, width=9, pad_to_aspect_ratio=True, fill_value=7.0),
+                                dict(height=3, width=4, interpolation="bicubic"),
+                                dict(height=11, width=5, interpolation="bicubic"),
+                                dict(height=3, width=2, antialias=True),
+                                dict(height=3, width=4, interpolation="bicubic", antialias=True),
+                                dict(height=3, width=3, antialias=True, crop_to_aspect_ratio=True)])
 def test_resizing_matches_keras(kw):
     keras = _keras()
     x = _x((2, 8, 6, 3), seed=5, lo=0, hi=255, dtype="float32")
@@ -230,8 +301,7 @@ def test_center_crop_smaller_image_resizes(float64):
     x = _x((1, 4, 8, 2), lo=0, hi=1)
     layer = CenterCrop(6, 6)    # taller than the image: crop to 4x4 (aspect 1), resize
     np.testing.assert_allclose(layer(x), ref_resize_bilinear(x[:, :, 2:6], 6, 6), rtol=1e-12)
-    with pytest.raises(NotImplementedError):
-        layer.backward(np.zeros((1, 6, 6, 2)))
+    check_layer_grad(layer, x)                 # the resize's transpose, zeros outside
 
 
 def test_center_crop_matches_keras():
