@@ -226,6 +226,9 @@ def _inference_data(model, data, need_y):
     if kind == "images":
         raise nb.DataError(f"{data}: the model was trained on tabular data; DATA must be a "
                            f"CSV file or a bundled data set name")
+    if saved is None and kind == "csv" and _raw_input_dtype(model) is not None:
+        x, y = _raw_csv(model, data, need_y)     # strings / integers for the model's own
+        return x, y, None, None                  # preprocessing layers (TextVectorization...)
     if saved is None:  # a model saved from Python: raw CSV, target in the last column
         ds = nb.data.load_csv(data) if kind == "csv" else nb.datasets.load(data)
         return ds.x, ds.y, ds.class_names, None
@@ -244,6 +247,68 @@ def _inference_data(model, data, need_y):
         raise nb.DataError(f"{data}: no target column {getattr(pre, 'target', '')!r}; "
                            f"evaluate needs the true labels or values")
     return pre.transform(ds.x), ds.y, class_names, None
+
+
+def _raw_input_dtype(model):
+    """object (strings) or an integer dtype when the model's one input is declared raw
+    (Input(dtype="string" / "int64"), or a Sequential that starts with a layer reading
+    strings), else None."""
+    layer = getattr(model, "_input_layer", None)
+    if layer is None and getattr(model, "_inputs", None):
+        layer = model._inputs[0].node.layer
+    if layer is not None:
+        return layer.input_dtype
+    first = model.layers[0] if model.layers else None
+    return np.dtype(object) if getattr(first, "raw_input_dtype", None) == "string" else None
+
+
+def _raw_csv(model, path, need_y):
+    """A CSV for a model with a raw input: its first k columns as written (strings, or
+    integers), k from the model's input shape, and the column after them, if there is
+    one, as the target (numbers)."""
+    from nbnet.csvread import NUMBER, read_table
+    dtype = _raw_input_dtype(model)
+    table = read_table(path)
+    shape = tuple(model.input_shape or (None,))
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] is None):
+        raise nb.DataError(f"{path}: a CSV row gives one value per column; this model's "
+                           f"input has shape {shape}")
+    k = shape[1] if len(shape) == 2 else 1
+    ncol = len(table.header)
+    if ncol not in (k, k + 1):
+        raise nb.DataError(f"{path}: {ncol} columns; the model reads {k} "
+                           f"({'string' if dtype == np.dtype(object) else 'integer'} input of "
+                           f"shape {shape}), followed by at most one target column")
+    if need_y and ncol == k:
+        raise nb.DataError(f"{path}: no target column after the model's {k} input column(s); "
+                           f"evaluate needs the true labels or values")
+    if dtype == np.dtype(object):
+        x = np.empty((len(table.lines), k), dtype=object)
+        for j in range(k):
+            x[:, j] = table.columns[j]
+    else:
+        x = np.empty((len(table.lines), k), dtype=dtype)
+        for j in range(k):
+            values, kinds = table.numbers(j)
+            bad = np.flatnonzero((kinds != NUMBER) | (values != np.floor(values)))
+            if bad.size:
+                i = bad[0]
+                raise nb.DataError(f"{table.where(i, j)}: {table.columns[j][i]!r} is not an "
+                                   f"integer (this model's input takes integers)")
+            x[:, j] = values
+    if len(shape) == 1:
+        x = x[:, 0]
+    y = None
+    if ncol == k + 1:
+        values, kinds = table.numbers(k)
+        bad = np.flatnonzero(kinds != NUMBER)
+        if bad.size and need_y:
+            i = bad[0]
+            raise nb.DataError(f"{table.where(i, k)}: {table.columns[k][i]!r} is not a number "
+                               f"(a model saved from Python takes its targets as numbers: "
+                               f"class indices or values)")
+        y = values if not bad.size else None
+    return x, y
 
 
 if __name__ == "__main__":

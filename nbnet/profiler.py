@@ -39,11 +39,59 @@ def synthetic_data(model, n, seed=0):
     a model with several inputs / outputs)."""
     rng = np.random.default_rng(seed)
     multi_in, multi_out = model._multi_in, model._multi_out
-    xs = [rng.standard_normal((n,) + tuple(shape[1:])).astype(model.dtype)
-          for shape in (model.input_shape if multi_in else [model.input_shape])]
+    xs = []
+    for i, shape in enumerate(model.input_shape if multi_in else [model.input_shape]):
+        raw, reader = _raw_input(model, i)
+        if raw is None:
+            xs.append(rng.standard_normal((n,) + tuple(shape[1:])).astype(model.dtype))
+        else:
+            xs.append(_tokens(rng, reader, (n,) + tuple(shape[1:]), raw))
     ys = [_targets(rng, loss, tuple(shape[1:]), n, model.dtype)
           for loss, shape in zip(model._losses, model._output_tensor_shapes())]
     return (xs if multi_in else xs[0]), (ys if multi_out else ys[0])
+
+
+def _raw_input(model, i):
+    """(dtype, layer) for input i declared "string" / integer (the dtype, and the layer
+    that reads it), else (None, None)."""
+    steps = getattr(model, "_steps", None)
+    if steps is None:                                   # Sequential
+        layer = getattr(model, "_input_layer", None)
+        raw = layer.input_dtype if layer is not None else None
+        return raw, (model.layers[0] if raw is not None and model.layers else None)
+    t = model._inputs[i]
+    raw = t.node.layer.input_dtype
+    if raw is None:
+        return None, None
+    reader = next((st.node.layer for st in steps if t.id in st.ins), None)
+    return raw, reader
+
+
+def _tokens(rng, reader, size, dtype):
+    """Synthetic raw inputs: tokens of the reading layer's vocabulary (where it has
+    one) and an unseen one; sentences of 8 of them for TextVectorization."""
+    vocab = []
+    if hasattr(reader, "get_vocabulary"):
+        try:
+            vocab = list(reader.get_vocabulary(include_special_tokens=False))
+        except (TypeError, RuntimeError):
+            vocab = []
+    if dtype != np.dtype(object):
+        pool = np.array(vocab + [max(vocab, default=0) + 1], dtype=np.int64)
+        return pool[rng.integers(0, len(pool), size)].astype(dtype)
+    words = [str(v) for v in vocab] or [f"w{k}" for k in range(100)]
+    words.append("unseen-token")
+    picks = rng.integers(0, len(words), size + ((8,) if type(reader).__name__ ==
+                                                 "TextVectorization" else ()))
+    out = np.empty(picks.shape, dtype=object)
+    for idx, k in np.ndenumerate(picks):
+        out[idx] = words[k]
+    if out.ndim > len(size):
+        joined = np.empty(size, dtype=object)
+        for idx in np.ndindex(*size):
+            joined[idx] = " ".join(out[idx])
+        out = joined
+    return out
 
 
 def _targets(rng, loss, out, n, dtype):
