@@ -202,8 +202,10 @@ class _AffineLayer(_RandomImageLayer):
         M = np.ascontiguousarray(self._matrices(self._draws(N, self._n_draws, step), H, W),
                                  dtype=np.float64)
         y = self.buffer("y", x.shape)
-        KI.affine_forward(y, x, M, INTERPOLATIONS[self.interpolation],
-                          FILL_MODES[self.fill_mode], self.fill_value)
+        axis = not (M[:, 1].any() or M[:, 3].any())     # no rotation or shear: separable taps
+        (KI.affine_axis_forward if axis else KI.affine_forward)(
+            y, x, M, INTERPOLATIONS[self.interpolation], FILL_MODES[self.fill_mode],
+            self.fill_value)
         self._M = M
         return y
 

@@ -205,6 +205,24 @@ def test_affine_forward(mode, interp, dtype):
     np.testing.assert_allclose(y, ref_affine(x, M, interp, mode, -3.5), **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interp", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["constant", "nearest", "wrap", "reflect"])
+def test_affine_axis_forward_is_affine_forward_for_zooms_and_shifts(mode, interp, dtype):
+    x = _img((5, 9, 7, 3), dtype)
+    rng = np.random.default_rng(6)
+    M = np.zeros((5, 6))
+    M[:, 0], M[:, 4] = rng.uniform(0.5, 1.8, 5), rng.uniform(0.5, 1.8, 5)   # zoom
+    M[:, 2], M[:, 5] = rng.uniform(-4, 4, 5), rng.uniform(-4, 4, 5)         # shift
+    M[0, 2], M[1] = 0.5, [1.0, 0, 2.0, 0, 1.0, 0.0]      # half-way samples, a pure shift
+    y = np.empty_like(x)
+    KI.affine_axis_forward(y, x, M, INTERP[interp], MODES[mode], -3.5)
+    np.testing.assert_allclose(y, ref_affine(x, M, interp, mode, -3.5), **_tol(dtype))
+    general = np.empty_like(x)
+    KI.affine_forward(general, x, M, INTERP[interp], MODES[mode], -3.5)
+    np.testing.assert_array_equal(y, general)     # bitwise: the layers pick either
+
+
 def test_affine_identity_and_integer_shift():
     x = _img((2, 5, 4, 3))
     M = np.array([[1.0, 0, 0, 0, 1.0, 0], [1.0, 0, 2.0, 0, 1.0, -1.0]])
