@@ -2,7 +2,9 @@
 direct loops over output positions and kernel offsets (no im2col), in float64.
 
 Padding follows Keras: "valid" has none; "same" gives out = ceil(size / stride) and
-pads max((out - 1)*stride + k - size, 0) zeros, half before, the odd one after.
+pads max((out - 1)*stride + k - size, 0) zeros, half before, the odd one after. A
+convolution with dilation d has its taps d apart, so k there is the dilated extent
+(k - 1)*d + 1.
 """
 import math
 
@@ -24,21 +26,28 @@ def _window(o, s, before, k, size):
     return [t for t in range(start, start + k) if 0 <= t < size]
 
 
-def conv2d_forward(x, W, b, strides, padding):
-    """x (N, H, W, C), W (KH, KW, C, F), b (F,) or None -> z (N, OH, OW, F)."""
+def _extent(k, d):
+    """The input span of a window of k taps d apart."""
+    return (k - 1) * d + 1
+
+
+def conv2d_forward(x, W, b, strides, padding, dilation=(1, 1)):
+    """x (N, H, W, C), W (KH, KW, C, F), b (F,) or None -> z (N, OH, OW, F):
+    z[n, oh, ow] = sum_ij x[n, oh*SH - PT + i*DH, ow*SW - PL + j*DW] @ W[i, j] (+ b)."""
     x, W = np.asarray(x, np.float64), np.asarray(W, np.float64)
     N, H, Wd, C = x.shape
     KH, KW, _, F = W.shape
-    OH, pt = pads(H, KH, strides[0], padding)
-    OW, pl = pads(Wd, KW, strides[1], padding)
+    (dh, dw) = dilation
+    OH, pt = pads(H, _extent(KH, dh), strides[0], padding)
+    OW, pl = pads(Wd, _extent(KW, dw), strides[1], padding)
     z = np.zeros((N, OH, OW, F))
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 for i in range(KH):
-                    h = oh * strides[0] - pt + i
+                    h = oh * strides[0] - pt + i * dh
                     for j in range(KW):
-                        w = ow * strides[1] - pl + j
+                        w = ow * strides[1] - pl + j * dw
                         if 0 <= h < H and 0 <= w < Wd:  # padding contributes zero
                             z[n, oh, ow] += x[n, h, w] @ W[i, j]
     if b is not None:
@@ -46,22 +55,24 @@ def conv2d_forward(x, W, b, strides, padding):
     return z
 
 
-def conv2d_backward(dz, x, W, strides, padding):
-    """dz = dL/dz (N, OH, OW, F) -> (dx, dW, db) of z = conv2d_forward(x, W, b)."""
+def conv2d_backward(dz, x, W, strides, padding, dilation=(1, 1)):
+    """dz = dL/dz (N, OH, OW, F) -> (dx, dW, db) of z = conv2d_forward(x, W, b, strides,
+    padding, dilation)."""
     dz, x, W = (np.asarray(a, np.float64) for a in (dz, x, W))
     N, H, Wd, C = x.shape
     KH, KW, _, F = W.shape
-    OH, pt = pads(H, KH, strides[0], padding)
-    OW, pl = pads(Wd, KW, strides[1], padding)
+    (dh, dw) = dilation
+    OH, pt = pads(H, _extent(KH, dh), strides[0], padding)
+    OW, pl = pads(Wd, _extent(KW, dw), strides[1], padding)
     dx = np.zeros_like(x)
     dW = np.zeros_like(W)
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 for i in range(KH):
-                    h = oh * strides[0] - pt + i
+                    h = oh * strides[0] - pt + i * dh
                     for j in range(KW):
-                        w = ow * strides[1] - pl + j
+                        w = ow * strides[1] - pl + j * dw
                         if 0 <= h < H and 0 <= w < Wd:
                             # z[n,oh,ow,f] += sum_c x[n,h,w,c] W[i,j,c,f]
                             dx[n, h, w] += W[i, j] @ dz[n, oh, ow]

@@ -1,9 +1,10 @@
 """Convolution kernels around the BLAS product: NHWC im2col and its adjoint col2im.
 
-Conv2D with kernel W (KH, KW, C, F), strides (SH, SW) and zero padding is one matrix
-product once every receptive field is unrolled into a row ("im2col"):
+Conv2D with kernel W (KH, KW, C, F), strides (SH, SW), dilation (DH, DW) and zero
+padding is one matrix product once every receptive field is unrolled into a row
+("im2col"):
 
-    cols[n, oh, ow, (i*KW + j)*C + c] = x[n, oh*SH - PT + i, ow*SW - PL + j, c]
+    cols[n, oh, ow, (i*KW + j)*C + c] = x[n, oh*SH - PT + i*DH, ow*SW - PL + j*DW, c]
                                         (0 where the index falls in the padding)
     z = cols.reshape(N*OH*OW, KH*KW*C) @ W.reshape(KH*KW*C, F)
 
@@ -12,7 +13,8 @@ dx[n, h, w, c] is the sum of the dcols entries that im2col copied from x[n, h, w
 
 Padding (Keras): "valid" PT = PL = 0, OH = (H - KH) // SH + 1; "same" OH = ceil(H / SH),
 total = max((OH - 1)*SH + KH - H, 0), PT = total // 2, the odd row at the bottom (same
-for columns; nbnet.layers.conv.conv_geometry computes them). The kernels take PT / PL
+for columns; nbnet.layers.conv.conv_geometry computes them), with KH the dilated
+extent (KH - 1)*DH + 1. The kernels take PT / PL
 and read OH / OW from the shape of cols, so cols is passed 4-D: (N, OH, OW, KH*KW*C),
 a view of the (N*OH*OW, KH*KW*C) matrix. (PT alone cannot tell OH: "valid" and "same"
 both have PT = 0 when the total padding is 1.)
@@ -34,10 +36,10 @@ FASTMATH = set(_FASTMATH)  # numba wants a set
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
+def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left, dh, dw):
     """Output row t = n * OH + oh of im2col (all OW receptive fields of it)."""
-    if x.shape[3] < 16:
-        _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left)
+    if x.shape[3] < 16 and dw == 1:
+        _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left, dh)
         return
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     OH, OW = cols.shape[1], cols.shape[2]
@@ -46,9 +48,9 @@ def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
     for ow in range(OW):
         col = cols[n, oh, ow]
         for i in range(kh):
-            h = oh * sh - pad_top + i
+            h = oh * sh - pad_top + i * dh
             for j in range(kw):
-                w = ow * sw - pad_left + j
+                w = ow * sw - pad_left + j * dw
                 base = (i * kw + j) * C
                 if h < 0 or h >= H or w < 0 or w >= W:
                     for c in range(C):
@@ -59,7 +61,7 @@ def _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
+def _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left, dh):
     """_im2col_row for few channels: a window row inside x is copied as one contiguous
     run of KW*C values (measured, 1 thread, 128 images 28x28x1, 3x3: 1.50 -> 0.87 ms;
     with 32 channels the per-pixel copies of _im2col_row are faster, 0.76 ms against
@@ -75,7 +77,7 @@ def _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
         w0 = ow * sw - pad_left
         inside = w0 >= 0 and w0 + kw <= W
         for i in range(kh):
-            h = oh * sh - pad_top + i
+            h = oh * sh - pad_top + i * dh
             base = i * run
             if h < 0 or h >= H:
                 for k in range(run):
@@ -92,7 +94,7 @@ def _im2col_row_runs(cols, x, t, kh, kw, sh, sw, pad_top, pad_left):
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left):
+def _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left, dh, dw):
     """Input row t = n * H + h of col2im, summed serially in float64 in acc (W, C)."""
     H, W, C = dx.shape[1], dx.shape[2], dx.shape[3]
     OH, OW = dcols.shape[1], dcols.shape[2]
@@ -101,14 +103,14 @@ def _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left):
     acc[:, :] = 0.0
     for i in range(kh):
         # output rows whose window covers input row h through kernel row i
-        r = h + pad_top - i
+        r = h + pad_top - i * dh
         if r < 0 or r % sh != 0 or r // sh >= OH:
             continue
         oh = r // sh
         for ow in range(OW):
             col = dcols[n, oh, ow]
             for j in range(kw):
-                w = ow * sw - pad_left + j
+                w = ow * sw - pad_left + j * dw
                 if w < 0 or w >= W:
                     continue
                 base = (i * kw + j) * C
@@ -120,25 +122,26 @@ def _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def im2col(cols, x, kh, kw, sh, sw, pad_top, pad_left):
+def im2col(cols, x, kh, kw, sh, sw, pad_top, pad_left, dh, dw):
     """x (N, H, W, C) -> cols (N, OH, OW, KH*KW*C) (overwritten; 0 for padding).
-    cols[n, oh, ow, (i*KW + j)*C + c] = x[n, oh*SH - PT + i, ow*SW - PL + j, c].
+    cols[n, oh, ow, (i*KW + j)*C + c] = x[n, oh*SH - PT + i*DH, ow*SW - PL + j*DW, c]
+    (DH, DW: the dilation, 1 for a plain convolution).
     Parallel over the N*OH output rows."""
     N, OH = x.shape[0], cols.shape[1]
     for t in prange(N * OH):
-        _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left)
+        _im2col_row(cols, x, t, kh, kw, sh, sw, pad_top, pad_left, dh, dw)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def col2im(dx, dcols, kh, kw, sh, sw, pad_top, pad_left):
+def col2im(dx, dcols, kh, kw, sh, sw, pad_top, pad_left, dh, dw):
     """dcols (N, OH, OW, KH*KW*C) -> dx (N, H, W, C), overwritten with
-    dx[n, h, w, c] = sum over (oh, ow, i, j) with oh*SH - PT + i = h and
-    ow*SW - PL + j = w of dcols[n, oh, ow, (i*KW + j)*C + c]   (the adjoint of im2col).
+    dx[n, h, w, c] = sum over (oh, ow, i, j) with oh*SH - PT + i*DH = h and
+    ow*SW - PL + j*DW = w of dcols[n, oh, ow, (i*KW + j)*C + c]   (the adjoint of im2col).
     Parallel over the N*H input rows; each row is summed serially in float64."""
     N, H, W, C = dx.shape
     for t in prange(N * H):
         acc = np.empty((W, C))
-        _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left)
+        _col2im_row(dx, dcols, t, acc, kh, kw, sh, sw, pad_top, pad_left, dh, dw)
 
 
 # ------------------------------------------------------------------ whole convolutions
@@ -151,8 +154,8 @@ def col2im(dx, dcols, kh, kw, sh, sw, pad_top, pad_left):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def conv_forward(z, y, x, Wm, b, has_bias, act, alpha, kh, kw, sh, sw, pad_top, pad_left, OH, OW,
-                 chunk, scratch, fns, ilp64):
+def conv_forward(z, y, x, Wm, b, has_bias, act, alpha, kh, kw, sh, sw, pad_top, pad_left, dh, dw,
+                 OH, OW, chunk, scratch, fns, ilp64):
     """z (N*OH*OW, F) = im2col(x) @ Wm (+ b if has_bias), Wm (KH*KW*C, F); then y = f(z)
     as bias_act_forward (y may be z, act LINEAR). scratch (threads, >= chunk *
     OH*OW*KH*KW*C) of x's dtype; fns, ilp64: see nbnet.kernels.gemm.gemm."""
@@ -170,7 +173,7 @@ def conv_forward(z, y, x, Wm, b, has_bias, act, alpha, kh, kw, sh, sw, pad_top, 
         cols = buf[:nc * rows * KK].reshape((nc, OH, OW, KK))
         xc = x[n0:n0 + nc]
         for t in range(nc * OH):
-            _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left)
+            _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left, dh, dw)
         gemm_call(fns, ilp64, isz == 8, False, False, nc * rows, F, KK, buf.ctypes.data, KK,
                   Wm.ctypes.data, F, 0.0, z.ctypes.data + n0 * rows * F * isz, F)
         bias_act_rows(z, y, b, has_bias, act, alpha, n0 * rows, (n0 + nc) * rows)
@@ -180,7 +183,8 @@ def conv_forward(z, y, x, Wm, b, has_bias, act, alpha, kh, kw, sh, sw, pad_top, 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def conv_backward(dWm, parts, db, dbparts, dx, dz, dy, z, y, has_bias, act, alpha, x, Wm, kh, kw,
-                  sh, sw, pad_top, pad_left, OH, OW, chunk, scratch, fns, ilp64, need_dw, need_dx):
+                  sh, sw, pad_top, pad_left, dh, dw, OH, OW, chunk, scratch, fns, ilp64, need_dw,
+                  need_dx):
     """Backward of conv_forward: dz = dy * f'(z) (as bias_act_backward; dz may be dy) and
     db = its column sums (if has_bias; dbparts (chunks, F) float64, always given); dWm (KK, F) =
     im2col(x).T @ dz when need_dw (parts: (chunks, KK, F) of x's dtype, the per-chunk
@@ -205,7 +209,7 @@ def conv_backward(dWm, parts, db, dbparts, dx, dz, dy, z, y, has_bias, act, alph
         if need_dw:
             xc = x[n0:n0 + nc]
             for t in range(nc * OH):
-                _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left)
+                _im2col_row(cols, xc, t, kh, kw, sh, sw, pad_top, pad_left, dh, dw)
             gemm_call(fns, ilp64, isz == 8, True, False, KK, F, nc * rows, buf.ctypes.data, KK,
                       dzc, F, 0.0, parts[k].ctypes.data, F)
         if need_dx:  # dcols = dz @ Wm.T into the same scratch, then col2im
@@ -214,7 +218,7 @@ def conv_backward(dWm, parts, db, dbparts, dx, dz, dy, z, y, has_bias, act, alph
             acc = np.empty((W, C))
             dxc = dx[n0:n0 + nc]
             for t in range(nc * H):
-                _col2im_row(dxc, cols, t, acc, kh, kw, sh, sw, pad_top, pad_left)
+                _col2im_row(dxc, cols, t, acc, kh, kw, sh, sw, pad_top, pad_left, dh, dw)
     blas_single_end(fns, blas)
     if has_bias:
         for f in range(F):

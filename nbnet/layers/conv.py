@@ -1,4 +1,5 @@
-"""Conv2D (Keras 3), NHWC, kernel W (KH, KW, C, F), bias b (F,).
+"""Conv2D (Keras 3), NHWC, kernel W (KH, KW, C, F), bias b (F,), dilation_rate (DH, DW)
+(taps DH rows / DW columns apart; Keras refuses it with strides > 1, and so does nbnet).
 
     forward   cols = im2col(x)                 (N*OH*OW, KH*KW*C)    kernels/conv.py
               z = cols @ W.reshape(-1, F)       one BLAS product (per chunk of images)
@@ -110,8 +111,11 @@ class Conv2D(KernelLayer):
         self.strides = pair(strides, "Conv2D strides")
         self.padding = check_padding(padding)
         check_data_format(data_format)
-        if pair(dilation_rate, "Conv2D dilation_rate") != (1, 1):
-            raise NotImplementedError("Conv2D dilation_rate other than 1 is not supported")
+        self.dilation_rate = pair(dilation_rate, "Conv2D dilation_rate")
+        if self.dilation_rate != (1, 1) and self.strides != (1, 1):  # as Keras
+            raise ValueError("Conv2D: strides > 1 is not supported together with "
+                             f"dilation_rate > 1, got strides={strides!r}, "
+                             f"dilation_rate={dilation_rate!r}")
         if groups != 1:
             raise NotImplementedError("Conv2D groups other than 1 is not supported")
         self._init_kernel_layer(activation, use_bias, kernel_initializer, bias_initializer,
@@ -128,11 +132,16 @@ class Conv2D(KernelLayer):
         self._no_bias = np.zeros(self.filters, self.dtype)
         self.built = True
 
+    def _extent(self):
+        """The window's height and width in the input: (k - 1) * dilation + 1."""
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return (kh - 1) * dh + 1, (kw - 1) * dw + 1
+
     def compute_output_shape(self, input_shape):
         check_4d(self, input_shape)
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        return (input_shape[0], output_size(self, input_shape[1], kh, sh, self.padding),
-                output_size(self, input_shape[2], kw, sw, self.padding), self.filters)
+        (eh, ew), (sh, sw) = self._extent(), self.strides
+        return (input_shape[0], output_size(self, input_shape[1], eh, sh, self.padding),
+                output_size(self, input_shape[2], ew, sw, self.padding), self.filters)
 
     # ------------------------------------------------------------ helpers
     def _plan(self, x_shape):
@@ -140,11 +149,12 @@ class Conv2D(KernelLayer):
         batched = the per-thread chunk kernels run it)."""
         N, H, W, C = x_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        OH, pt = conv_geometry(H, kh, sh, self.padding)
-        OW, pl = conv_geometry(W, kw, sw, self.padding)
+        (eh, ew) = self._extent()
+        OH, pt = conv_geometry(H, eh, sh, self.padding)
+        OW, pl = conv_geometry(W, ew, sw, self.padding)
         if OH < 1 or OW < 1:
             raise ValueError(f"{self.name}: input {tuple(x_shape)} is smaller than the "
-                             f"kernel {self.kernel_size} with padding='valid'")
+                             f"kernel {(eh, ew)} with padding='valid'")
         direct = (kh, kw, sh, sw) == (1, 1, 1, 1)  # cols = x, no im2col
         batched = not direct and cblas() is not None
         per_image = OH * OW * kh * kw * C * self.dtype.itemsize
@@ -160,7 +170,7 @@ class Conv2D(KernelLayer):
         """cols (rows, KH*KW*C) of images n0:n1, in the reused "cols" buffer."""
         (kh, kw), (sh, sw), C = self.kernel_size, self.strides, x.shape[-1]
         cols = self.buffer("cols", (n1 - n0, OH, OW, kh * kw * C))
-        KC.im2col(cols, x[n0:n1], kh, kw, sh, sw, pt, pl)
+        KC.im2col(cols, x[n0:n1], kh, kw, sh, sw, pt, pl, *self.dilation_rate)
         return cols.reshape(-1, kh * kw * C)
 
     # ------------------------------------------------------------ forward / backward
@@ -194,8 +204,8 @@ class Conv2D(KernelLayer):
             with blas_lock:
                 KC.conv_forward(z, y if fused else z, x, Wm, b, self.use_bias,
                                 code if fused else KA.LINEAR, alpha, kh, kw, sh, sw, pt, pl,
-                                OH, OW, chunk, self._scratch(chunk * rows * Wm.shape[0]), fns,
-                                ilp64)
+                                *self.dilation_rate, OH, OW, chunk,
+                                self._scratch(chunk * rows * Wm.shape[0]), fns, ilp64)
         else:
             for n0 in range(0, N, chunk):  # z = cols @ W, one product per chunk of images
                 n1 = min(N, n0 + chunk)
@@ -245,8 +255,9 @@ class Conv2D(KernelLayer):
                                  db, self.buffer("db_parts", (n_chunks, F), np.float64),
                                  dx if dx is not None else np.empty((0, 0, 0, 0), dt),
                                  dz, dy, z, y, has_bias, code, alpha, x, Wm, kh, kw, sh, sw, pt, pl,
-                                 OH, OW, chunk, self._scratch(chunk * rows * KK), fns, ilp64,
-                                 train, dx is not None)
+                                 *self.dilation_rate, OH, OW, chunk,
+                                 self._scratch(chunk * rows * KK), fns, ilp64, train,
+                                 dx is not None)
             return dx
         KD.bias_act_backward(dz, db, dy, z, y, has_bias, code, alpha)
         for n0 in range(0, N, chunk):
@@ -267,7 +278,7 @@ class Conv2D(KernelLayer):
                 continue
             dcols = self.buffer("dcols", (n1 - n0, OH, OW, kh * kw * C))
             matmul(dcols.reshape(-1, kh * kw * C), dz_c, Wm.T)
-            KC.col2im(dx[n0:n1], dcols, kh, kw, sh, sw, pt, pl)
+            KC.col2im(dx[n0:n1], dcols, kh, kw, sh, sw, pt, pl, *self.dilation_rate)
         return dx
 
     def flops(self, input_shape):
@@ -282,7 +293,8 @@ class Conv2D(KernelLayer):
         cfg = super().get_config()
         cfg.update(filters=self.filters, kernel_size=list(self.kernel_size),
                    strides=list(self.strides), padding=self.padding,
-                   data_format="channels_last", dilation_rate=[1, 1], groups=1,
+                   data_format="channels_last", dilation_rate=list(self.dilation_rate),
+                   groups=1,
                    activation=self._act_name, use_bias=self.use_bias,
                    kernel_initializer=_init_config(self.kernel_initializer),
                    bias_initializer=_init_config(self.bias_initializer),

@@ -416,7 +416,7 @@ class Conv2DTranspose(_ConvMoreBase):
                 n1 = min(N, n0 + chunk)
                 dcols = self.buffer("cols", (n1 - n0, H, Wd, kh * kw * F))
                 matmul(dcols.reshape(-1, kh * kw * F), x[n0:n1].reshape(-1, C), Wm.T)
-                KC.col2im(z4[n0:n1], dcols, kh, kw, sh, sw, pt, pl)
+                KC.col2im(z4[n0:n1], dcols, kh, kw, sh, sw, pt, pl, 1, 1)
         self._x, self._plan_ = x, plan
         return self._bias_act(z, logits).reshape(N, OH, OW, F)
 
@@ -443,7 +443,7 @@ class Conv2DTranspose(_ConvMoreBase):
         for n0 in range(0, N, chunk):
             n1 = min(N, n0 + chunk)
             g = self.buffer("cols", (n1 - n0, H, Wd, KK))
-            KC.im2col(g, dz4[n0:n1], kh, kw, sh, sw, pt, pl)
+            KC.im2col(g, dz4[n0:n1], kh, kw, sh, sw, pt, pl, 1, 1)
             g2 = g.reshape(-1, KK)
             if train:  # dW = g.T @ x (overwrites; later chunks are added in order)
                 matmul(dWm, g2.T, x[n0:n1].reshape(-1, C), beta=0.0 if n0 == 0 else 1.0)

@@ -260,8 +260,10 @@ def test_bad_arguments():
                 dict(kernel_size=(1, 2, 3))):
         with pytest.raises(ValueError):
             Conv2D(**{"filters": 2, "kernel_size": 3, **bad})
-    with pytest.raises(NotImplementedError):
-        Conv2D(2, 3, dilation_rate=2)
+    with pytest.raises(ValueError, match="dilation_rate"):
+        Conv2D(2, 3, strides=2, dilation_rate=2)       # as Keras
+    with pytest.raises(ValueError, match="dilation_rate"):
+        Conv2D(2, 3, dilation_rate=0)
     with pytest.raises(NotImplementedError):
         Conv2D(2, 3, groups=2)
     with pytest.raises(NotImplementedError):
