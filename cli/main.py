@@ -23,6 +23,7 @@ from nbnet.cli.profile import profile
 from nbnet.cli.tabular import inference_data, report
 from nbnet.cli.train import train
 from nbnet.fileio import atomic_write
+from nbnet.training import raw_input
 
 
 # click >= 8.2 raises this for a bare `nbnet`; older versions print the help themselves.
@@ -226,7 +227,7 @@ def _inference_data(model, data, need_y):
     if kind == "images":
         raise nb.DataError(f"{data}: the model was trained on tabular data; DATA must be a "
                            f"CSV file or a bundled data set name")
-    if saved is None and kind == "csv" and _raw_input_dtype(model) is not None:
+    if saved is None and kind == "csv" and raw_input(model)[0] is not None:
         x, y = _raw_csv(model, data, need_y)     # strings / integers for the model's own
         return x, y, None, None                  # preprocessing layers (TextVectorization...)
     if saved is None:  # a model saved from Python: raw CSV, target in the last column
@@ -249,25 +250,12 @@ def _inference_data(model, data, need_y):
     return pre.transform(ds.x), ds.y, class_names, None
 
 
-def _raw_input_dtype(model):
-    """object (strings) or an integer dtype when the model's one input is declared raw
-    (Input(dtype="string" / "int64"), or a Sequential that starts with a layer reading
-    strings), else None."""
-    layer = getattr(model, "_input_layer", None)
-    if layer is None and getattr(model, "_inputs", None):
-        layer = model._inputs[0].node.layer
-    if layer is not None:
-        return layer.input_dtype
-    first = model.layers[0] if model.layers else None
-    return np.dtype(object) if getattr(first, "raw_input_dtype", None) == "string" else None
-
-
 def _raw_csv(model, path, need_y):
     """A CSV for a model with a raw input: its first k columns as written (strings, or
     integers), k from the model's input shape, and the column after them, if there is
     one, as the target (numbers)."""
     from nbnet.csvread import NUMBER, read_table
-    dtype = _raw_input_dtype(model)
+    dtype = raw_input(model)[0]
     table = read_table(path)
     shape = tuple(model.input_shape or (None,))
     if len(shape) > 2 or (len(shape) == 2 and shape[1] is None):

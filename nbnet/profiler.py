@@ -25,6 +25,7 @@ import numpy as np
 from . import losses as L
 from .machine import peaks
 from .threads import get_num_threads, set_num_threads
+from .training import raw_input
 from .training import nrows, rows
 
 OVERHEAD_FACTOR = 5.0
@@ -41,7 +42,7 @@ def synthetic_data(model, n, seed=0):
     multi_in, multi_out = model._multi_in, model._multi_out
     xs = []
     for i, shape in enumerate(model.input_shape if multi_in else [model.input_shape]):
-        raw, reader = _raw_input(model, i)
+        raw, reader = raw_input(model, i)
         if raw is None:
             xs.append(rng.standard_normal((n,) + tuple(shape[1:])).astype(model.dtype))
         else:
@@ -49,22 +50,6 @@ def synthetic_data(model, n, seed=0):
     ys = [_targets(rng, loss, tuple(shape[1:]), n, model.dtype)
           for loss, shape in zip(model._losses, model._output_tensor_shapes())]
     return (xs if multi_in else xs[0]), (ys if multi_out else ys[0])
-
-
-def _raw_input(model, i):
-    """(dtype, layer) for input i declared "string" / integer (the dtype, and the layer
-    that reads it), else (None, None)."""
-    steps = getattr(model, "_steps", None)
-    if steps is None:                                   # Sequential
-        layer = getattr(model, "_input_layer", None)
-        raw = layer.input_dtype if layer is not None else None
-        return raw, (model.layers[0] if raw is not None and model.layers else None)
-    t = model._inputs[i]
-    raw = t.node.layer.input_dtype
-    if raw is None:
-        return None, None
-    reader = next((st.node.layer for st in steps if t.id in st.ins), None)
-    return raw, reader
 
 
 def _tokens(rng, reader, size, dtype):

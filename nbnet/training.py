@@ -13,6 +13,27 @@ def _first_bad(arr):
     return int(np.argmax(bad))
 
 
+def raw_input(model, i=0):
+    """(dtype, reader) for a model's input i declared raw (Input(dtype="string" /
+    "int64"), or a Sequential without an Input whose first layer reads strings): the
+    NumPy dtype (object for strings) and the layer that reads it; (None, None) for a
+    float input."""
+    steps = getattr(model, "_steps", None)
+    if steps is None:                                   # Sequential
+        layer = getattr(model, "_input_layer", None)
+        first = model.layers[0] if model.layers else None
+        if layer is not None:
+            raw = layer.input_dtype
+        else:
+            raw = np.dtype(object) if getattr(first, "raw_input_dtype", None) == "string" else None
+        return (raw, first) if raw is not None else (None, None)
+    t = model._inputs[i]
+    raw = t.node.layer.input_dtype
+    if raw is None:
+        return None, None
+    return raw, next((st.node.layer for st in steps if t.id in st.ins), None)
+
+
 def check_raw_x(x, input_shape, dtype, what):
     """x for an input declared "string" or "int32" / "int64" (read by preprocessing
     layers): an object array of str, or integers; shape checked as for floats."""
