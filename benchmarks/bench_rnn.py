@@ -10,11 +10,19 @@ categorical cross-entropy, Adam; training = one optimizer step, inference = forw
 Rounds are interleaved (nbnet, torch, nbnet, ...), each after one untimed call;
 medians. ratio = nbnet / torch throughput (> 1: nbnet faster). %sgemm = achieved
 GFLOP/s of the RNN's matrix products (input projection, recurrent products and, in
-training, their two backward products each) over numpy's measured sgemm GFLOP/s.
+training, their two backward products each) over numpy's measured sgemm GFLOP/s, for
+nbnet and for torch.
+
+torch's CPU build runs nn.LSTM (not nn.GRU) through oneDNN's fused RNN primitive
+(aten::mkldnn_rnn_layer in its profiler; JIT-compiled AVX-512 kernels with packed
+weights). The last two columns time torch again with oneDNN switched off
+(torch.backends.mkldnn.flags(enabled=False)): its own per-op path (aten::mm, addmm,
+sigmoid per step), which is what nn.GRU always runs.
 """
 import argparse
 import statistics
 import time
+import warnings
 
 import numpy as np
 import torch  # first: its OpenMP runtime starts with the environment it was given
@@ -27,6 +35,7 @@ from nbnet import layers
 # slower (800 ms instead of 10) from threads waiting on each other. Run with
 # OMP_NUM_THREADS at least the largest --threads.
 torch.set_num_interop_threads(1)
+warnings.filterwarnings("ignore", message=".*TF32")  # printed by mkldnn.flags on CPU builds
 from nbnet.machine import measure_sgemm
 
 T, F, U = 50, 64, 128
@@ -126,6 +135,13 @@ def workloads(kind, N, seed=0):
             f"{kind} model infer": (m_infer, tm_infer, rnn_flops(kind, N, False))}
 
 
+def no_onednn(fn):
+    def run():
+        with torch.backends.mkldnn.flags(enabled=False):
+            fn()
+    return run
+
+
 def timed(fn):
     fn()  # untimed: warm caches and threads after the other framework's round
     t0 = time.perf_counter()
@@ -142,7 +158,8 @@ def main():
     args = ap.parse_args()
     print(f"# T={T} F={F} U={U} float32, medians of {args.repeats} interleaved rounds")
     print(f"{'workload':<18} {'batch':>5} {'thr':>3} {'nbnet ms':>9} {'torch ms':>9} "
-          f"{'ratio':>6} {'nb GF/s':>8} {'%sgemm':>7}")
+          f"{'ratio':>6} {'nb GF/s':>8} {'%sgemm':>7} {'torch %':>7} {'per-op ms':>9} "
+          f"{'ratio':>6}")
     for t in (int(s) for s in args.threads.split(",")):
         nb.set_num_threads(t)
         torch.set_num_threads(t)
@@ -151,15 +168,19 @@ def main():
         for kind in args.kinds.split(","):
             for N in (int(s) for s in args.batches.split(",")):
                 for name, (fa, fb, flops) in workloads(kind, N).items():
-                    fa(), fb()  # compile / first-call costs
-                    ta, tb = [], []
+                    fc = no_onednn(fb)
+                    fa(), fb(), fc()  # compile / first-call costs
+                    ta, tb, tc = [], [], []
                     for _ in range(args.repeats):
                         ta.append(timed(fa))
                         tb.append(timed(fb))
-                    a, b = statistics.median(ta), statistics.median(tb)
+                        tc.append(timed(fc))
+                    a, b, c = (statistics.median(v) for v in (ta, tb, tc))
                     gf = flops / a / 1e9
                     print(f"{name:<18} {N:>5} {t:>3} {a * 1e3:>9.2f} {b * 1e3:>9.2f} "
-                          f"{b / a:>6.2f} {gf:>8.1f} {100 * gf / peak:>6.0f}%", flush=True)
+                          f"{b / a:>6.2f} {gf:>8.1f} {100 * gf / peak:>6.0f}% "
+                          f"{100 * flops / b / 1e9 / peak:>6.0f}% {c * 1e3:>9.2f} "
+                          f"{c / a:>6.2f}", flush=True)
         # the machine may be shared: the same measurement after the rounds shows drift
         print(f"# {t} thread(s): sgemm after the rounds {measure_sgemm():.1f} GFLOP/s",
               flush=True)
