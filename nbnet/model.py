@@ -170,6 +170,16 @@ class Sequential(Trainer):
     def get_weights(self):
         return [w.numpy() for w in self.weights]
 
+    def reset_states(self):
+        """Keras 2's model.reset_states(): zero the held states of every stateful
+        recurrent layer, nested models and Bidirectional included (Keras 3 calls
+        layer.reset_state() on each)."""
+        for layer in self.layers:
+            if isinstance(layer, Sequential):
+                layer.reset_states()
+            elif getattr(layer, "stateful", False) or hasattr(layer, "backward_layer"):
+                layer.reset_state()
+
     def set_weights(self, weights):
         weights = list(weights)
         mine = self.weights

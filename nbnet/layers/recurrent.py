@@ -18,6 +18,14 @@ LSTM i, f, c, o; GRU z, r, h. Keras 3 semantics:
   takes a list of the same length (None entries: zero gradient). initial_state:
   layer(x, initial_state=[h0, (c0)]), or forward([x, h0, (c0)]); backward then returns
   [dx, dh0, (dc0)].
+- stateful=True: the last states of a call are the initial states of the next (every
+  call: training, evaluation, prediction), held in `layer.states` (arrays, not
+  weights: neither saved nor trained; no gradient flows into the previous batch).
+  Every call must then have the batch size of the first one (Keras asks for it up
+  front through Input(batch_size=...); here the first call fixes it), and
+  `layer.reset_state()` (alias reset_states) zeros them in place; after a reset the
+  next call may use another batch size. An initial_state passed to a call replaces the held
+  states for that call.
 
 The work (nbnet.kernels.rnn): per step the input projection and the product with the
 recurrent kernel (small BLAS tiles) and one fused gate pass; BPTT in reverse from the
@@ -69,8 +77,6 @@ class RNNBase(Layer):
         kind = type(self).__name__
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{kind} units must be a positive integer, got {units!r}")
-        if stateful:
-            raise NotImplementedError(f"{kind}(stateful=True) is not supported")
         for key, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
                 raise ValueError(f"{kind} {key} must be a number in [0, 1), got {rate!r}")
@@ -96,7 +102,9 @@ class RNNBase(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None           # stateful: [h, (c)] of the last call, (batch, units)
+        self._states_zeroed = False
         self.unroll = bool(unroll)   # accepted, ignored: the loop is compiled anyway
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.kernel = self.recurrent_kernel = self.bias = None
@@ -245,6 +253,17 @@ class RNNBase(Layer):
         TC = self.buffer("TC", (T, N, U)) if cell == K.LSTM else e3
         AH = self.buffer("AH", (T, N, U)) if cell == K.GRU else e3
         Hd = self.buffer("Hd", (T, N, U)) if rdrop else e3
+        carried = self.stateful and states is None and self.states is not None
+        if carried and self._states_zeroed and self.states[0].shape[0] != N:
+            carried = False    # reset_state() was called: any batch size may start
+        if carried:
+            if self.states[0].shape[0] != N:
+                raise ValueError(
+                    f"{self.name}: stateful=True holds the states of a batch of "
+                    f"{self.states[0].shape[0]} sequences, got a batch of {N}; use the same "
+                    f"batch size in every call (fit / evaluate / predict batch_size, a "
+                    f"sample count that it divides) or call reset_state() first")
+            states = self.states
         if states is None:
             Hs[0] = 0
             if cell == K.LSTM:
@@ -270,7 +289,16 @@ class RNNBase(Layer):
                           self._act, self._ract, has_mask, rdrop, seq, chunk, fns, ilp64)
         self._fw = dict(x_shape=x.shape, xt=xt, Z=Z, Hs=Hs, Cs=Cs, TC=TC, AH=AH, Hd=Hd,
                         mk=mk, om=om, dmask=dmask, rmask=rmask, drop=drop, rdrop=rdrop,
-                        has_mask=has_mask, chunk=chunk, states=states is not None)
+                        has_mask=has_mask, chunk=chunk,
+                        states=states is not None and not carried)
+        if self.stateful:  # the next call starts from this one's last states
+            last = [Hs[T]] + ([Cs[T]] if cell == K.LSTM else [])
+            if self.states is None or self.states[0].shape != (N, U):
+                self.states = [np.array(a, copy=True) for a in last]
+            else:
+                for held, a in zip(self.states, last):
+                    held[...] = a
+            self._states_zeroed = False
         out = y if seq else y.reshape(N, U)
         if self.return_state:
             return [out, Hs[T]] + ([Cs[T]] if cell == K.LSTM else [])
@@ -344,6 +372,16 @@ class RNNBase(Layer):
             return [dx, dHc] + ([dC] if cell == K.LSTM else [])
         return dx
 
+    def reset_state(self):
+        """stateful=True: zero the held states in place (the next call starts from zeros,
+        and may use another batch size)."""
+        if self.states is not None:
+            for a in self.states:
+                a[...] = 0
+            self._states_zeroed = True
+
+    reset_states = reset_state   # Keras' alias
+
     def flops(self, input_shape):
         shape = self._x_shape(input_shape)
         if shape[1] is None:   # sequences of any length: unknown per sample
@@ -372,7 +410,7 @@ class RNNBase(Layer):
         cfg.update(dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                    seed=self.seed, return_sequences=self.return_sequences,
                    return_state=self.return_state, go_backwards=self.go_backwards,
-                   stateful=False, unroll=self.unroll,
+                   stateful=self.stateful, unroll=self.unroll,
                    zero_output_for_mask=self.zero_output_for_mask)
         return cfg
 

@@ -124,6 +124,13 @@ class Bidirectional(_Wrapper):
     def compute_mask(self, x, mask):
         return mask if self.return_sequences and self.merge_mode is not None else None
 
+    def reset_state(self):
+        """Zero both directions' held states (stateful=True layers)."""
+        for layer in self._wrapped():
+            layer.reset_state()
+
+    reset_states = reset_state   # Keras' alias
+
     # ------------------------------------------------------------ forward / backward
     def _split(self, out):
         return (list(out[:1]), list(out[1:])) if self.return_state else ([out], [])

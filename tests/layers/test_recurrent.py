@@ -169,8 +169,6 @@ def test_no_bias_and_errors():
     check_layer(layer, (2, 3, 2))
     assert len(layer.weights) == 2
     with pytest.raises(NotImplementedError):
-        R.LSTM(3, stateful=True)
-    with pytest.raises(NotImplementedError):
         R.GRU(3, reset_after=False)
     with pytest.raises(ValueError, match="activation"):
         R.LSTM(3, activation="gelu")
