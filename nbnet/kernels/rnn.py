@@ -20,6 +20,9 @@ at step t is om[t, n] * h_t, om = 1 without a mask (see the layer for Keras' rul
     GRU        (reset_after) ah = h_prev' @ R + b1;  a = z + b0
                zg = ract(a_z + ah_z), r = ract(a_r + ah_r), hh = act(a_h + r * ah_h)
                h = zg * h_prev + (1 - zg) * hh
+    GRU1       (reset_after=False, one bias) zg, r = ract(z_zr + h_prev' @ R_zr + b_zr),
+               rh = r * h_prev', hh = act(z_h + rh @ R_h + b_h): two products per step,
+               the second after the gates it reads; h as the GRU
 
 h_prev' = h_prev * rmask (recurrent dropout, one mask per sample) or h_prev.
 The forward pass overwrites Z[t] with the gate values (i, f, g, o / zg, r, hh / h),
@@ -50,8 +53,8 @@ from .gemm import blas_single_begin, blas_single_end, gemm_call
 
 FASTMATH = set(_FASTMATH)  # numba wants a set
 
-SIMPLE, LSTM, GRU = 0, 1, 2
-GATES = (1, 4, 3)
+SIMPLE, LSTM, GRU, GRU1 = 0, 1, 2, 3
+GATES = (1, 4, 3, 3)
 # Activation codes, the same numbers as nbnet.kernels.activations.
 LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID = 0, 1, 2, 3, 12
 SUPPORTED = (LINEAR, RELU, SIGMOID, TANH, HARD_SIGMOID)
@@ -162,9 +165,9 @@ _TILE_MNK = 1 << 19
 
 @njit(inline="always")
 def _prod(fns, ilp64, C, A, B, tb, beta):
-    """C = A @ op(B) + beta * C on C-contiguous 2-D views (op(B) = B.T if tb): single-
-    threaded BLAS calls on tiles of C (see _TILE_MNK), or plain loops where no CBLAS was
-    found (fns empty)."""
+    """C = A @ op(B) + beta * C on 2-D views with contiguous rows (op(B) = B.T if tb;
+    column slices such as R[:, :2U] too): single-threaded BLAS calls on tiles of C (see
+    _TILE_MNK), or plain loops where no CBLAS was found (fns empty)."""
     M, Nc = C.shape
     K = A.shape[1]
     if fns.shape[0] > 0:
@@ -172,7 +175,7 @@ def _prod(fns, ilp64, C, A, B, tb, beta):
         rb = min(M, _TILE_ROWS)
         cb = max(16, (_TILE_MNK // max(1, rb * K)) // 16 * 16)
         cb = min(cb, Nc)
-        lda, ldb = A.shape[1], B.shape[1]
+        lda, ldb, ldc = A.strides[0] // isz, B.strides[0] // isz, C.strides[0] // isz
         pa, pb, pc = A.ctypes.data, B.ctypes.data, C.ctypes.data
         for i0 in range(0, M, rb):
             m = min(rb, M - i0)
@@ -180,7 +183,7 @@ def _prod(fns, ilp64, C, A, B, tb, beta):
                 n = min(cb, Nc - j0)
                 b = pb + (j0 * ldb if tb else j0) * isz
                 gemm_call(fns, ilp64, isz == 8, False, tb, m, n, K, pa + i0 * lda * isz, lda,
-                          b, ldb, beta, pc + (i0 * Nc + j0) * isz, Nc)
+                          b, ldb, beta, pc + (i0 * ldc + j0) * isz, ldc)
         return
     for m in range(M):
         for j in range(Nc):
@@ -198,7 +201,7 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
     its recurrent product (while it is in cache). Z (T, N, GU): out, the gates.
     Hs (T+1, N, U): Hs[0] = h0 in, Hs[t+1] = h_t out; Cs (T+1, N, U) likewise for the
     LSTM cell (else empty). TC (T, N, U): LSTM act(c_t) (else empty). AH (T, N, U): GRU
-    h_prev' @ R_h + b1_h (else empty). Hd (T, N, U): h_prev' when has_rdrop (else empty).
+    h_prev' @ R_h + b1_h, GRU1 r * h_prev' (else empty). Hd (T, N, U): h_prev' when has_rdrop (else empty).
     S (chunks, chunk, GU) scratch. R (U, GU); b0 (GU,) input bias (zeros without one),
     b1 (GU,) GRU recurrent bias. mk (T, N) bool and om (T, N) read when has_mask.
     rmask (N, U) when has_rdrop. y: (N, T, U) if seq else (N, 1, U), y = om * h."""
@@ -222,14 +225,29 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
             _prod(fns, ilp64, Z[t, r0:r1], xt[t, r0:r1], W, False, 0.0)
             if cell == GRU:
                 _prod(fns, ilp64, s, hp, R, False, 0.0)
+            elif cell == GRU1:  # zg, r first; then rh = r * h_prev' @ R_h
+                _prod(fns, ilp64, Z[t, r0:r1, :2 * U], hp, R[:, :2 * U], False, 1.0)
+                for n in range(r0, r1):
+                    z, rh = Z[t, n], AH[t, n]
+                    hq = Hd[t, n] if has_rdrop else Hs[t, n]
+                    for j in range(2 * U):
+                        z[j] = z[j] + b0[j]
+                    _act_row(z[:2 * U], ract, fast)
+                    for j in range(U):
+                        rh[j] = z[U + j] * hq[j]
+                _prod(fns, ilp64, Z[t, r0:r1, 2 * U:], AH[t, r0:r1], R[:, 2 * U:], False, 1.0)
             else:  # the recurrent term is added to the projection in place
                 _prod(fns, ilp64, Z[t, r0:r1], hp, R, False, 1.0)
             for n in range(r0, r1):
                 z = Z[t, n]
                 keep = has_mask and not mk[t, n]
                 hp, hn = Hs[t, n], Hs[t + 1, n]
-                for j in range(GU):
-                    z[j] = z[j] + b0[j]
+                if cell == GRU1:
+                    for j in range(2 * U, GU):
+                        z[j] = z[j] + b0[j]
+                else:
+                    for j in range(GU):
+                        z[j] = z[j] + b0[j]
                 if cell == LSTM:
                     _act_row(z[:2 * U], ract, fast)          # i, f
                     _act_row(z[2 * U:3 * U], act, fast)      # g
@@ -269,6 +287,15 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
                         for j in range(U):
                             zg = z[j]
                             hn[j] = zg * hp[j] + (1.0 - zg) * z[2 * U + j]
+                elif cell == GRU1:
+                    _act_row(z[2 * U:], act, fast)           # hh
+                    if keep:
+                        for j in range(U):
+                            hn[j] = hp[j]
+                    else:
+                        for j in range(U):
+                            zg = z[j]
+                            hn[j] = zg * hp[j] + (1.0 - zg) * z[2 * U + j]
                 else:
                     _act_row(z, act, fast)
                     if keep:
@@ -291,14 +318,14 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, RT, mk, om, rmask, cell, act,
-                 ract, has_mask, has_rdrop, seq, chunk, fns, ilp64):
+def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, rmask, cell,
+                 act, ract, has_mask, has_rdrop, seq, chunk, fns, ilp64):
     """Backpropagation through time of rnn_forward, steps in reverse. On entry dHc (N, U)
     = dL/dh_T (including the last output's gradient when not seq) and dC (N, U) =
     dL/dc_T (LSTM, else empty); on exit dL/dh0 and dL/dc0. dyseq (N, T, U): dL/dy when
     seq (else empty). Overwrites dZ (T, N, GU) (dL/d pre-activations, input side; zero
     at masked steps) and, for the GRU, dZh (T, N, GU) (recurrent side; else pass dZ).
-    S (chunks, chunk, U) scratch. RT (GU, U): the recurrent kernel TRANSPOSED, C-contiguous
+    S (chunks, chunk, U) scratch ((chunks, chunk, 2U) for GRU1). RT (GU, U): the recurrent kernel TRANSPOSED, C-contiguous
     (the product dZ_t @ RT without a transposed operand: measured 2x faster in OpenBLAS
     at 16 rows). Other arrays as rnn_forward left them."""
     T, N, GU = Z.shape
@@ -362,11 +389,40 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, RT, mk, om, rmas
                         dr_[j] = d[j]
                     for j in range(U):
                         dr_[2 * U + j] = d[2 * U + j] * z[U + j]
+                elif cell == GRU1:   # dzg and d(a_h) now, dr after the product with R_h
+                    hp = Hs[t, n]
+                    for j in range(U):
+                        zg = z[j]
+                        d[j] = dh[j] * (hp[j] - z[2 * U + j])
+                        d[2 * U + j] = dh[j] * (1.0 - zg)
+                        dh[j] = dh[j] * zg
+                    _dact_row(d[:U], z[:U], ract)
+                    _dact_row(d[2 * U:], z[2 * U:], act)
                 else:
                     for j in range(U):
                         d[j] = dh[j]
                         dh[j] = 0.0
                     _dact_row(d, z, act)
+            if cell == GRU1:
+                # d(rh) = d(a_h) @ R_h^T; dr = d(rh) * h_prev'; then
+                # dh_prev += ([dzg, dr] @ R_zr^T + d(rh) * r) * rmask
+                sa, sb = s[:, :U], s[:, U:]
+                _prod(fns, ilp64, sa, dZ[t, r0:r1, 2 * U:], RT[2 * U:], False, 0.0)
+                for n in range(r0, r1):
+                    if has_mask and not mk[t, n]:
+                        continue
+                    d, z = dZ[t, n], Z[t, n]
+                    hq = Hd[t, n] if has_rdrop else Hs[t, n]
+                    for j in range(U):
+                        d[U + j] = sa[n - r0, j] * hq[j]
+                    _dact_row(d[U:2 * U], z[U:2 * U], ract)
+                _prod(fns, ilp64, sb, dZ[t, r0:r1, :2 * U], RT[:2 * U], False, 0.0)
+                for n in range(r0, r1):
+                    z = Z[t, n]
+                    for j in range(U):
+                        v = sb[n - r0, j] + sa[n - r0, j] * z[U + j]
+                        dHc[n, j] = dHc[n, j] + (v * rmask[n, j] if has_rdrop else v)
+                continue
             # dh_prev += (dZh_t @ R^T) * rmask
             if cell == GRU:
                 _prod(fns, ilp64, s, dZh[t, r0:r1], RT, False, 0.0)

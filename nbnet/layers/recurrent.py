@@ -251,7 +251,7 @@ class RNNBase(Layer):
         Hs = self.buffer("Hs", (T + 1, N, U))
         Cs = self.buffer("Cs", (T + 1, N, U)) if cell == K.LSTM else e3
         TC = self.buffer("TC", (T, N, U)) if cell == K.LSTM else e3
-        AH = self.buffer("AH", (T, N, U)) if cell == K.GRU else e3
+        AH = self.buffer("AH", (T, N, U)) if cell in (K.GRU, K.GRU1) else e3
         Hd = self.buffer("Hd", (T, N, U)) if rdrop else e3
         carried = self.stateful and states is None and self.states is not None
         if carried and self._states_zeroed and self.states[0].shape[0] != N:
@@ -342,19 +342,30 @@ class RNNBase(Layer):
         dZ = self.buffer("dZ", (T, N, GU))
         dZh = self.buffer("dZh", (T, N, GU)) if cell == K.GRU else dZ
         chunk = fw["chunk"]
-        S = self.buffer("Sb", ((N + chunk - 1) // chunk, chunk, U))
+        S = self.buffer("Sb", ((N + chunk - 1) // chunk, chunk, 2 * U if cell == K.GRU1 else U))
         fns, ilp64 = cblas() or (_NO_FNS, False)
         RT = self.buffer("RT", (GU, U))
         RT[:] = self.recurrent_kernel.value.T
         with blas_lock:
             K.rnn_backward(dZ, dZh, dHc, dC, S, dyseq, fw["Z"], fw["Hs"], fw["Cs"], fw["TC"],
-                           fw["AH"], RT, fw["mk"], fw["om"], fw["rmask"], cell, self._act,
+                           fw["AH"], fw["Hd"], RT, fw["mk"], fw["om"], fw["rmask"], cell, self._act,
                            self._ract, fw["has_mask"], fw["rdrop"], seq, chunk, fns, ilp64)
         dZ2, dZh2 = dZ.reshape(T * N, GU), dZh.reshape(T * N, GU)
         if self.trainable:
             matmul(self.kernel.grad, fw["xt"].reshape(T * N, F).T, dZ2)   # dW = xt^T dZ
-            Hp = fw["Hd"] if fw["rdrop"] else fw["Hs"][:T]
-            matmul(self.recurrent_kernel.grad, Hp.reshape(T * N, U).T, dZh2)  # dR
+            Hp = (fw["Hd"] if fw["rdrop"] else fw["Hs"][:T]).reshape(T * N, U)
+            if cell == K.GRU1:  # dR_zr = Hp'^T dZ_zr, dR_h = (r * Hp')^T dZ_h
+                dzr = self.buffer("dzr", (T * N, 2 * U))
+                dzh = self.buffer("dzh", (T * N, U))
+                dzr[:], dzh[:] = dZ2[:, :2 * U], dZ2[:, 2 * U:]
+                gr = self.buffer("gzr", (U, 2 * U))
+                gh = self.buffer("gh", (U, U))
+                matmul(gr, Hp.T, dzr)
+                matmul(gh, fw["AH"].reshape(T * N, U).T, dzh)
+                self.recurrent_kernel.grad[:, :2 * U] = gr
+                self.recurrent_kernel.grad[:, 2 * U:] = gh
+            else:
+                matmul(self.recurrent_kernel.grad, Hp.T, dZh2)  # dR
             if self.use_bias:  # db = column sums of dZ, as a product ones (1, T*N) @ dZ
                 g = self.bias.grad.reshape(-1, GU)
                 ones = self.buffer("ones_tn", (1, T * N))
@@ -448,20 +459,23 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (Cho 2014), Keras 3 reset_after=True form, gates z, r, h:
-    h_t = z * h_{t-1} + (1 - z) * hh."""
+    """Gated recurrent unit (Cho 2014), gates z, r, h: h_t = z * h_{t-1} + (1 - z) * hh.
+    reset_after=True (Keras 3's default, = torch.nn.GRU): hh = act(x W_h + b_h +
+    r * (h_{t-1} R_h + b'_h)), bias (2, 3U) (input, recurrent). reset_after=False (the
+    original form, Keras 2's first default): hh = act(x W_h + (r * h_{t-1}) R_h + b_h),
+    one bias (3U,)."""
     CELL = K.GRU
 
     def __init__(self, units, reset_after=True, **kwargs):
-        if not reset_after:
-            raise NotImplementedError("GRU(reset_after=False) is not supported")
         super().__init__(units, **kwargs)
-        self.reset_after = True
+        self.reset_after = bool(reset_after)
+        if not self.reset_after:
+            self.CELL = K.GRU1
 
     def _bias_shape(self):
-        return (2, 3 * self.units)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg["reset_after"] = True
+        cfg["reset_after"] = self.reset_after
         return cfg

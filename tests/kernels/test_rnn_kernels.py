@@ -43,6 +43,14 @@ def ref_forward(cell, xz, R, b0, b1, h0, c0, mk, om, rmask, act, ract):
             hn = z * h + (1 - z) * hh
             G.append(np.concatenate([z, r, hh], 1))
             AH.append(ah[:, 2 * U:])
+        elif cell == K.GRU1:   # reset_after=False: the reset gate before the product
+            a = xz[t] + b0
+            z = g(a[:, :U] + hp @ R[:, :U])
+            r = g(a[:, U:2 * U] + hp @ R[:, U:2 * U])
+            hh = f(a[:, 2 * U:] + (r * hp) @ R[:, 2 * U:])
+            hn = z * h + (1 - z) * hh
+            G.append(np.concatenate([z, r, hh], 1))
+            AH.append(r * hp)
         else:
             hn = f(xz[t] + hp @ R + b0)
             G.append(hn)
@@ -80,6 +88,16 @@ def ref_backward(cell, dout, dhT, dcT, R, Hs, Cs, G, TC, AH, mk, rmask, act, rac
             dZ[t] = np.concatenate([dz, dr, dah], 1) * m
             dZh[t] = np.concatenate([dz, dr, dah * r], 1) * m
             dh = np.where(m, dh * z, dh) + (dZh[t] @ R.T) * rmask
+        elif cell == K.GRU1:
+            z, r, hh = (G[t][:, k * U:(k + 1) * U] for k in range(3))
+            hp = Hs[t] * rmask
+            dz = dh * (Hs[t] - hh) * dg(z)
+            dah = dh * (1 - z) * df(hh)
+            drh = dah @ R[:, 2 * U:].T                 # d(r * h_prev')
+            dr = drh * hp * dg(r)
+            dZ[t] = dZh[t] = np.concatenate([dz, dr, dah], 1) * m
+            dhp = (dZ[t][:, :2 * U] @ R[:, :2 * U].T + drh * r * m) * rmask
+            dh = np.where(m, dh * z, dh) + dhp
         else:
             d = dh * df(G[t]) * m
             dZ[t] = dZh[t] = d
@@ -130,7 +148,7 @@ def _run(c, chunk=8, fns=None):
     if lstm:
         Cs[0] = c["c0"]
     TC = np.empty((T, N, U), dt) if lstm else e3
-    AH = np.empty((T, N, U), dt) if gru else e3
+    AH = np.empty((T, N, U), dt) if cell in (K.GRU, K.GRU1) else e3
     Hd = np.empty((T, N, U), dt) if c["rdrop"] else e3
     nch = (N + chunk - 1) // chunk
     S = np.empty((nch, chunk, GU), dt)
@@ -142,9 +160,9 @@ def _run(c, chunk=8, fns=None):
     dZh = np.empty((T, N, GU), dt) if gru else dZ
     dHc = c["dhT"].copy()
     dC = c["dcT"].copy() if lstm else e2
-    Sb = np.empty((nch, chunk, U), dt)
+    Sb = np.empty((nch, chunk, 2 * U if cell == K.GRU1 else U), dt)
     RT = np.ascontiguousarray(c["R"].T)
-    K.rnn_backward(dZ, dZh, dHc, dC, Sb, c["dout"], Z, Hs, Cs, TC, AH, RT, c["mk"], c["om"],
+    K.rnn_backward(dZ, dZh, dHc, dC, Sb, c["dout"], Z, Hs, Cs, TC, AH, Hd, RT, c["mk"], c["om"],
                    rmask, cell, c["act"], c["ract"], c["masked"], c["rdrop"], True, chunk, fns,
                    ilp64)
     return dict(y=y, Hs=Hs, Cs=Cs, G=Z, dZ=dZ, dZh=dZh, dh0=dHc, dc0=dC)
@@ -174,7 +192,7 @@ def _check(c, got, rtol, atol):
         np.testing.assert_allclose(got["dc0"], dc0, **ok)
 
 
-CELLS = [K.SIMPLE, K.LSTM, K.GRU]
+CELLS = [K.SIMPLE, K.LSTM, K.GRU, K.GRU1]
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -200,9 +218,10 @@ def test_other_activations(act, ract):
 def test_several_chunks_and_no_blas():
     """Rows split in chunks of 8 (N = 19: 3 chunks, the last partial), and the plain-loop
     product used when no CBLAS is found."""
-    c = _case(K.LSTM, np.float64, N=19)
-    _check(c, _run(c, chunk=8), 1e-10, 1e-12)
-    _check(c, _run(c, chunk=8, fns=(np.empty(0, np.int64), False)), 1e-10, 1e-12)
+    for cell in (K.LSTM, K.GRU1):   # GRU1: products on column slices of R and Z
+        c = _case(cell, np.float64, N=19)
+        _check(c, _run(c, chunk=8), 1e-10, 1e-12)
+        _check(c, _run(c, chunk=8, fns=(np.empty(0, np.int64), False)), 1e-10, 1e-12)
 
 
 def test_row_chunk_ignores_threads():

@@ -2,6 +2,8 @@
 kernel, recurrent kernel, bias) with and without a mask, go_backwards,
 return_sequences, return_state and initial_state, dropout, config round trip, Keras
 weight shapes, and bitwise equality at 1 and 2 threads."""
+import functools
+
 import numba
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import nbnet as nb
 from nbnet.layers import recurrent as R
 from tests.helpers import check_layer, check_layer_grad, numeric_grad
 
-CLASSES = [R.SimpleRNN, R.LSTM, R.GRU]
+GRU_V1 = functools.partial(R.GRU, reset_after=False)   # the reset gate before R_h
+CLASSES = [R.SimpleRNN, R.LSTM, R.GRU, GRU_V1]
 F64 = dict(dtype="float64")
 
 
@@ -27,7 +30,7 @@ def _init_bias_random(layer, x):
     b[...] = np.random.default_rng(9).normal(size=b.shape) * 0.3
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: getattr(c, "__name__", "GRU_v1"))
 @pytest.mark.parametrize("kw", [dict(), dict(return_sequences=True),
                                 dict(go_backwards=True, return_sequences=True),
                                 dict(go_backwards=True)])
@@ -38,7 +41,7 @@ def test_check_layer(cls, kw):
     check_layer(layer, (3, 5, 2), x=x)
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: getattr(c, "__name__", "GRU_v1"))
 @pytest.mark.parametrize("kw", [dict(return_sequences=True), dict(),
                                 dict(return_sequences=True, go_backwards=True),
                                 dict(return_sequences=True, zero_output_for_mask=True)])
@@ -84,7 +87,7 @@ def test_go_backwards_is_reversed_input():
     np.testing.assert_allclose(y, fwd(x[:, ::-1]), rtol=1e-12)
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: getattr(c, "__name__", "GRU_v1"))
 @pytest.mark.parametrize("seq", [False, True])
 def test_state_gradients(cls, seq):
     """return_state and initial_state: L = sum(y r0) + sum(h r1) (+ sum(c r2)); gradients
@@ -129,7 +132,7 @@ def test_final_state_is_last_output():
     assert c.shape == (2, 3)
 
 
-@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: getattr(c, "__name__", "GRU_v1"))
 def test_dropout(cls):
     """One input mask and one recurrent mask per sample for all steps, from (seed, step);
     gradients at a fixed step match finite differences."""
@@ -149,7 +152,7 @@ def test_dropout(cls):
 def test_weights_match_keras_shapes():
     x = np.zeros((2, 5, 3))
     expect = {R.SimpleRNN: [(3, 4), (4, 4), (4,)], R.LSTM: [(3, 16), (4, 16), (16,)],
-              R.GRU: [(3, 12), (4, 12), (2, 12)]}
+              R.GRU: [(3, 12), (4, 12), (2, 12)], GRU_V1: [(3, 12), (4, 12), (12,)]}
     for cls, shapes in expect.items():
         layer = cls(4)
         layer(x)
@@ -168,8 +171,6 @@ def test_no_bias_and_errors():
     layer = R.LSTM(3, use_bias=False, **F64)
     check_layer(layer, (2, 3, 2))
     assert len(layer.weights) == 2
-    with pytest.raises(NotImplementedError):
-        R.GRU(3, reset_after=False)
     with pytest.raises(ValueError, match="activation"):
         R.LSTM(3, activation="gelu")
     with pytest.raises(ValueError, match="units"):

@@ -102,6 +102,17 @@ def _keras():
                                 dict(return_sequences=True, go_backwards=True),
                                 dict(go_backwards=True)])
 def test_keras_parity_with_mask(name, kw):
+    _keras_parity(name, kw)
+
+
+@pytest.mark.parametrize("kw", [dict(return_sequences=True),
+                                dict(return_sequences=True, go_backwards=True)])
+def test_keras_parity_gru_reset_before(kw):
+    """GRU(reset_after=False): Keras' weights (bias (3U,)) and outputs."""
+    _keras_parity("GRU", dict(reset_after=False, **kw))
+
+
+def _keras_parity(name, kw):
     """Outputs of Keras 3 (torch backend) and nbnet from the same weights, with a mask
     (including a sequence that starts masked and one fully masked)."""
     keras = _keras()
