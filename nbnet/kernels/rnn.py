@@ -25,6 +25,10 @@ at step t is om[t, n] * h_t, om = 1 without a mask (see the layer for Keras' rul
                the second after the gates it reads; h as the GRU
 
 h_prev' = h_prev * rmask (recurrent dropout, one mask per sample) or h_prev.
+Per-gate masks (Keras' implementation 1, which Keras 3 uses whenever recurrent_dropout
+> 0): the input xt (T, N, G*F) holds one masked copy of x per gate and rmask / Hd
+(N / T, N, G*U) one per gate; gate g then reads x_g @ W_g and h'_g @ R_g (one product
+per gate instead of one for all). The kernels read the group count off the shapes.
 The forward pass overwrites Z[t] with the gate values (i, f, g, o / zg, r, hh / h),
 which backpropagation through time reads in reverse. Backward writes dZ (T, N, G*U),
 dL/d(pre-activations) on the input side, and for the GRU dZh, the recurrent side (they
@@ -100,7 +104,7 @@ def _sigmoid(v):
     return e / (1.0 + e)
 
 
-@njit(inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _act_row(v, code, fast):
     """v = f(v) in place on a 1-D view. fast (float32 arrays): tanh and sigmoid =
     (1 + tanh(x/2)) / 2 from _tanh_fast32; else exact float64 maths. The branches stay
@@ -132,7 +136,7 @@ def _act_row(v, code, fast):
             v[j] = 0.0 if x < -3.0 else (1.0 if x > 3.0 else (x + 3.0) / 6.0)
 
 
-@njit(inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _dact_row(d, y, code):
     """d *= f'(x) in place, from y = f(x) (1-D views of one length)."""
     n = d.shape[0]
@@ -163,7 +167,7 @@ _TILE_ROWS = 32
 _TILE_MNK = 1 << 19
 
 
-@njit(inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _prod(fns, ilp64, C, A, B, tb, beta):
     """C = A @ op(B) + beta * C on 2-D views with contiguous rows (op(B) = B.T if tb;
     column slices such as R[:, :2U] too): single-threaded BLAS calls on tiles of C (see
@@ -201,12 +205,17 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
     its recurrent product (while it is in cache). Z (T, N, GU): out, the gates.
     Hs (T+1, N, U): Hs[0] = h0 in, Hs[t+1] = h_t out; Cs (T+1, N, U) likewise for the
     LSTM cell (else empty). TC (T, N, U): LSTM act(c_t) (else empty). AH (T, N, U): GRU
-    h_prev' @ R_h + b1_h, GRU1 r * h_prev' (else empty). Hd (T, N, U): h_prev' when has_rdrop (else empty).
-    S (chunks, chunk, GU) scratch. R (U, GU); b0 (GU,) input bias (zeros without one),
-    b1 (GU,) GRU recurrent bias. mk (T, N) bool and om (T, N) read when has_mask.
-    rmask (N, U) when has_rdrop. y: (N, T, U) if seq else (N, 1, U), y = om * h."""
+    h_prev' @ R_h + b1_h, GRU1 r * h_prev' (else empty). Hd (T, N, U or G*U): h_prev'
+    when has_rdrop (else empty). S (chunks, chunk, GU) scratch. R (U, GU); b0 (GU,)
+    input bias (zeros without one), b1 (GU,) GRU recurrent bias. mk (T, N) bool and
+    om (T, N) read when has_mask. rmask (N, U or G*U) when has_rdrop. xt (T, N, F or
+    G*F). y: (N, T, U) if seq else (N, 1, U), y = om * h."""
     T, N, GU = Z.shape
     U = Hs.shape[2]
+    G, FX = GU // U, W.shape[0]
+    mgx = xt.shape[2] // FX                    # input mask groups: 1 or G
+    mgh = Hd.shape[2] // U if has_rdrop else 1  # recurrent mask groups: 1 or G
+    hoff = (mgh - 1) * U                       # the candidate gate's h' (GRU1)
     nch = (N + chunk - 1) // chunk
     fast = Z.itemsize == 4
     blas = blas_single_begin(fns) if fns.shape[0] > 0 else 0
@@ -217,27 +226,48 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
         for t in range(T):
             if has_rdrop:
                 for n in range(r0, r1):
-                    for j in range(U):
-                        Hd[t, n, j] = Hs[t, n, j] * rmask[n, j]
+                    for g in range(mgh):
+                        for j in range(U):
+                            Hd[t, n, g * U + j] = Hs[t, n, j] * rmask[n, g * U + j]
                 hp = Hd[t, r0:r1]
             else:
                 hp = Hs[t, r0:r1]
-            _prod(fns, ilp64, Z[t, r0:r1], xt[t, r0:r1], W, False, 0.0)
+            if mgx == 1:
+                _prod(fns, ilp64, Z[t, r0:r1], xt[t, r0:r1], W, False, 0.0)
+            else:
+                for g in range(G):
+                    _prod(fns, ilp64, Z[t, r0:r1, g * U:(g + 1) * U],
+                          xt[t, r0:r1, g * FX:(g + 1) * FX], W[:, g * U:(g + 1) * U], False, 0.0)
             if cell == GRU:
-                _prod(fns, ilp64, s, hp, R, False, 0.0)
+                if mgh == 1:
+                    _prod(fns, ilp64, s, hp, R, False, 0.0)
+                else:
+                    for g in range(G):
+                        c0, c1 = g * U, (g + 1) * U
+                        _prod(fns, ilp64, s[:, c0:c1], hp[:, c0:c1], R[:, c0:c1], False, 0.0)
             elif cell == GRU1:  # zg, r first; then rh = r * h_prev' @ R_h
-                _prod(fns, ilp64, Z[t, r0:r1, :2 * U], hp, R[:, :2 * U], False, 1.0)
+                if mgh == 1:
+                    _prod(fns, ilp64, Z[t, r0:r1, :2 * U], hp, R[:, :2 * U], False, 1.0)
+                else:
+                    for g in range(2):
+                        c0, c1 = g * U, (g + 1) * U
+                        _prod(fns, ilp64, Z[t, r0:r1, c0:c1], hp[:, c0:c1], R[:, c0:c1], False,
+                              1.0)
                 for n in range(r0, r1):
                     z, rh = Z[t, n], AH[t, n]
-                    hq = Hd[t, n] if has_rdrop else Hs[t, n]
+                    hq = Hd[t, n, hoff:hoff + U] if has_rdrop else Hs[t, n]
                     for j in range(2 * U):
                         z[j] = z[j] + b0[j]
                     _act_row(z[:2 * U], ract, fast)
                     for j in range(U):
                         rh[j] = z[U + j] * hq[j]
                 _prod(fns, ilp64, Z[t, r0:r1, 2 * U:], AH[t, r0:r1], R[:, 2 * U:], False, 1.0)
-            else:  # the recurrent term is added to the projection in place
+            elif mgh == 1:  # the recurrent term is added to the projection in place
                 _prod(fns, ilp64, Z[t, r0:r1], hp, R, False, 1.0)
+            else:
+                for g in range(G):
+                    c0, c1 = g * U, (g + 1) * U
+                    _prod(fns, ilp64, Z[t, r0:r1, c0:c1], hp[:, c0:c1], R[:, c0:c1], False, 1.0)
             for n in range(r0, r1):
                 z = Z[t, n]
                 keep = has_mask and not mk[t, n]
@@ -330,6 +360,9 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, 
     at 16 rows). Other arrays as rnn_forward left them."""
     T, N, GU = Z.shape
     U = Hs.shape[2]
+    G = GU // U
+    mgh = Hd.shape[2] // U if has_rdrop else 1
+    hoff = (mgh - 1) * U
     nch = (N + chunk - 1) // chunk
     blas = blas_single_begin(fns) if fns.shape[0] > 0 else 0
     for k in prange(nch):
@@ -412,30 +445,53 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, 
                     if has_mask and not mk[t, n]:
                         continue
                     d, z = dZ[t, n], Z[t, n]
-                    hq = Hd[t, n] if has_rdrop else Hs[t, n]
+                    hq = Hd[t, n, hoff:hoff + U] if has_rdrop else Hs[t, n]
                     for j in range(U):
                         d[U + j] = sa[n - r0, j] * hq[j]
                     _dact_row(d[U:2 * U], z[U:2 * U], ract)
-                _prod(fns, ilp64, sb, dZ[t, r0:r1, :2 * U], RT[:2 * U], False, 0.0)
-                for n in range(r0, r1):
-                    z = Z[t, n]
-                    for j in range(U):
-                        v = sb[n - r0, j] + sa[n - r0, j] * z[U + j]
-                        dHc[n, j] = dHc[n, j] + (v * rmask[n, j] if has_rdrop else v)
+                if mgh == 1:
+                    _prod(fns, ilp64, sb, dZ[t, r0:r1, :2 * U], RT[:2 * U], False, 0.0)
+                    for n in range(r0, r1):
+                        z = Z[t, n]
+                        for j in range(U):
+                            v = sb[n - r0, j] + sa[n - r0, j] * z[U + j]
+                            dHc[n, j] = dHc[n, j] + (v * rmask[n, j] if has_rdrop else v)
+                else:   # per-gate masks: each gate's share of dh_prev times its mask
+                    for n in range(r0, r1):
+                        z = Z[t, n]
+                        for j in range(U):
+                            dHc[n, j] = dHc[n, j] + sa[n - r0, j] * z[U + j] * rmask[n, hoff + j]
+                    for g in range(2):
+                        c0, c1 = g * U, (g + 1) * U
+                        _prod(fns, ilp64, sb, dZ[t, r0:r1, c0:c1], RT[c0:c1], False, 0.0)
+                        for n in range(r0, r1):
+                            for j in range(U):
+                                dHc[n, j] = dHc[n, j] + sb[n - r0, j] * rmask[n, c0 + j]
                 continue
             # dh_prev += (dZh_t @ R^T) * rmask
-            if cell == GRU:
-                _prod(fns, ilp64, s, dZh[t, r0:r1], RT, False, 0.0)
-            else:
-                _prod(fns, ilp64, s, dZ[t, r0:r1], RT, False, 0.0)
-            for n in range(r0, r1):
-                sr = s[n - r0]
-                if has_rdrop:
-                    for j in range(U):
-                        dHc[n, j] = dHc[n, j] + sr[j] * rmask[n, j]
+            if mgh == 1:
+                if cell == GRU:
+                    _prod(fns, ilp64, s, dZh[t, r0:r1], RT, False, 0.0)
                 else:
-                    for j in range(U):
-                        dHc[n, j] = dHc[n, j] + sr[j]
+                    _prod(fns, ilp64, s, dZ[t, r0:r1], RT, False, 0.0)
+                for n in range(r0, r1):
+                    sr = s[n - r0]
+                    if has_rdrop:
+                        for j in range(U):
+                            dHc[n, j] = dHc[n, j] + sr[j] * rmask[n, j]
+                    else:
+                        for j in range(U):
+                            dHc[n, j] = dHc[n, j] + sr[j]
+            else:
+                for g in range(G):
+                    c0, c1 = g * U, (g + 1) * U
+                    if cell == GRU:
+                        _prod(fns, ilp64, s, dZh[t, r0:r1, c0:c1], RT[c0:c1], False, 0.0)
+                    else:
+                        _prod(fns, ilp64, s, dZ[t, r0:r1, c0:c1], RT[c0:c1], False, 0.0)
+                    for n in range(r0, r1):
+                        for j in range(U):
+                            dHc[n, j] = dHc[n, j] + s[n - r0, j] * rmask[n, c0 + j]
     if fns.shape[0] > 0:
         blas_single_end(fns, blas)
 
@@ -443,14 +499,16 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, 
 @njit(cache=True, parallel=True)
 def to_time_major(xt, x, dmask, has_drop, backwards):
     """x (N, T, F) -> xt (T, N, F): xt[t, n] = x[n, t'] * dmask[n] (if has_drop), with
-    t' = T-1-t if backwards else t. dmask (N, F) (empty unless has_drop)."""
+    t' = T-1-t if backwards else t. dmask (N, F) (empty unless has_drop); or, per-gate
+    masks, xt (T, N, G*F) and dmask (N, G*F): one masked copy per gate."""
     N, T, F = x.shape
     for t in prange(T):
         src = T - 1 - np.int64(t) if backwards else np.int64(t)
         for n in range(N):
             if has_drop:
-                for f in range(F):
-                    xt[t, n, f] = x[n, src, f] * dmask[n, f]
+                for g in range(xt.shape[2] // F):
+                    for f in range(F):
+                        xt[t, n, g * F + f] = x[n, src, f] * dmask[n, g * F + f]
             else:
                 for f in range(F):
                     xt[t, n, f] = x[n, src, f]
@@ -458,14 +516,19 @@ def to_time_major(xt, x, dmask, has_drop, backwards):
 
 @njit(cache=True, parallel=True)
 def from_time_major(dx, dxt, dmask, has_drop, backwards):
-    """The adjoint of to_time_major: dx (N, T, F) from dxt (T, N, F) (overwrites)."""
+    """The adjoint of to_time_major: dx (N, T, F) from dxt (T, N, F) or (T, N, G*F), the
+    per-gate copies summed in gate order (overwrites)."""
     N, T, F = dx.shape
+    mg = dxt.shape[2] // F
     for n in prange(N):
         for t in range(T):
             src = T - 1 - t if backwards else t
             if has_drop:
                 for f in range(F):
                     dx[n, src, f] = dxt[t, n, f] * dmask[n, f]
+                for g in range(1, mg):
+                    for f in range(F):
+                        dx[n, src, f] += dxt[t, n, g * F + f] * dmask[n, g * F + f]
             else:
                 for f in range(F):
                     dx[n, src, f] = dxt[t, n, f]

@@ -10,10 +10,12 @@ LSTM i, f, c, o; GRU z, r, h. Keras 3 semantics:
   the output sequence repeats the previous output there (zeros before the first real
   step), or is zero at masked steps with zero_output_for_mask=True. compute_mask
   returns the mask when return_sequences, else None.
-- dropout / recurrent_dropout in training: one mask per sample, the same at every time
-  step, on the inputs / on the state entering the recurrent product (Keras 3's
-  implementation 2; with recurrent_dropout Keras switches to per-gate masks), drawn from
-  (seed, step) as Dropout does.
+- dropout / recurrent_dropout in training: masks per sample, the same at every time
+  step, on the inputs / on the state entering the recurrent product, drawn from
+  (seed, step) as Dropout does. As Keras 3: with recurrent_dropout > 0 an LSTM / GRU
+  draws one input mask and one recurrent mask per gate (Keras' implementation 1: each
+  gate sees its own dropped copy, one product per gate); with dropout only, one input
+  mask for all gates (implementation 2); SimpleRNN one of each.
 - return_state: forward returns [output, h] ([output, h, c] for the LSTM) and backward
   takes a list of the same length (None entries: zero gradient). initial_state:
   layer(x, initial_state=[h0, (c0)]), or forward([x, h0, (c0)]); backward then returns
@@ -221,15 +223,16 @@ class RNNBase(Layer):
             step = self._calls if step is None else step
             self._calls += 1
         dmask, rmask = e2, e2
+        groups = self._mask_groups()
         if drop:
-            dmask = self.buffer("dmask", (N, F))
-            ones = self.buffer("ones_f", (N * F,))
+            dmask = self.buffer("dmask", (N, groups * F))
+            ones = self.buffer("ones_f", (N * groups * F,))
             ones[:] = 1
             KD.dropout_forward(dmask.reshape(-1), dmask.reshape(-1), ones, self.dropout,
                                _mix(self.seed, step, 1))
         if rdrop:
-            rmask = self.buffer("rmask", (N, U))
-            ones = self.buffer("ones_u", (N * U,))
+            rmask = self.buffer("rmask", (N, groups * U))
+            ones = self.buffer("ones_u", (N * groups * U,))
             ones[:] = 1
             KD.dropout_forward(rmask.reshape(-1), rmask.reshape(-1), ones,
                                self.recurrent_dropout, _mix(self.seed, step, 2))
@@ -245,14 +248,14 @@ class RNNBase(Layer):
             om = self.buffer("om", (T, N))
             K.step_masks(mk, om, mask, self.go_backwards, self.zero_output_for_mask)
         # input projection of all steps: one product
-        xt = self.buffer("xt", (T, N, F))
+        xt = self.buffer("xt", (T, N, dmask.shape[1] if drop else F))
         K.to_time_major(xt, x, dmask, drop, self.go_backwards)
         Z = self.buffer("Z", (T, N, GU))  # the input projection, then the gates
         Hs = self.buffer("Hs", (T + 1, N, U))
         Cs = self.buffer("Cs", (T + 1, N, U)) if cell == K.LSTM else e3
         TC = self.buffer("TC", (T, N, U)) if cell == K.LSTM else e3
         AH = self.buffer("AH", (T, N, U)) if cell in (K.GRU, K.GRU1) else e3
-        Hd = self.buffer("Hd", (T, N, U)) if rdrop else e3
+        Hd = self.buffer("Hd", (T, N, rmask.shape[1])) if rdrop else e3
         carried = self.stateful and states is None and self.states is not None
         if carried and self._states_zeroed and self.states[0].shape[0] != N:
             carried = False    # reset_state() was called: any batch size may start
@@ -351,21 +354,23 @@ class RNNBase(Layer):
                            fw["AH"], fw["Hd"], RT, fw["mk"], fw["om"], fw["rmask"], cell, self._act,
                            self._ract, fw["has_mask"], fw["rdrop"], seq, chunk, fns, ilp64)
         dZ2, dZh2 = dZ.reshape(T * N, GU), dZh.reshape(T * N, GU)
+        xt = fw["xt"].reshape(T * N, -1)
+        gx = xt.shape[1] // F                      # input mask groups: 1 or G
+        Hp = (fw["Hd"] if fw["rdrop"] else fw["Hs"][:T]).reshape(T * N, -1)
+        gh = Hp.shape[1] // U                      # recurrent mask groups: 1 or G
         if self.trainable:
-            matmul(self.kernel.grad, fw["xt"].reshape(T * N, F).T, dZ2)   # dW = xt^T dZ
-            Hp = (fw["Hd"] if fw["rdrop"] else fw["Hs"][:T]).reshape(T * N, U)
+            if gx == 1:
+                matmul(self.kernel.grad, xt.T, dZ2)   # dW = xt^T dZ
+            else:                                     # dW_g = xt_g^T dZ_g
+                self._per_gate_products(self.kernel.grad, [xt] * (GU // U), dZ2, F)
             if cell == K.GRU1:  # dR_zr = Hp'^T dZ_zr, dR_h = (r * Hp')^T dZ_h
-                dzr = self.buffer("dzr", (T * N, 2 * U))
-                dzh = self.buffer("dzh", (T * N, U))
-                dzr[:], dzh[:] = dZ2[:, :2 * U], dZ2[:, 2 * U:]
-                gr = self.buffer("gzr", (U, 2 * U))
-                gh = self.buffer("gh", (U, U))
-                matmul(gr, Hp.T, dzr)
-                matmul(gh, fw["AH"].reshape(T * N, U).T, dzh)
-                self.recurrent_kernel.grad[:, :2 * U] = gr
-                self.recurrent_kernel.grad[:, 2 * U:] = gh
-            else:
+                hs = [Hp[:, g * U:(g + 1) * U] if gh > 1 else Hp for g in range(2)]
+                hs.append(fw["AH"].reshape(T * N, U))
+                self._per_gate_products(self.recurrent_kernel.grad, hs, dZh2, U, sliced=False)
+            elif gh == 1:
                 matmul(self.recurrent_kernel.grad, Hp.T, dZh2)  # dR
+            else:                                                 # dR_g = Hp'_g^T dZh_g
+                self._per_gate_products(self.recurrent_kernel.grad, [Hp] * (GU // U), dZh2, U)
             if self.use_bias:  # db = column sums of dZ, as a product ones (1, T*N) @ dZ
                 g = self.bias.grad.reshape(-1, GU)
                 ones = self.buffer("ones_tn", (1, T * N))
@@ -375,13 +380,46 @@ class RNNBase(Layer):
                     matmul(g[1:], ones, dZh2)
         dx = None
         if need_dx:
-            dxt = self.buffer("dxt", (T, N, F))
-            matmul(dxt.reshape(T * N, F), dZ2, self.kernel.value.T)
+            dxt = self.buffer("dxt", (T, N, gx * F))
+            if gx == 1:
+                matmul(dxt.reshape(T * N, F), dZ2, self.kernel.value.T)
+            else:   # dxt_g = dZ_g @ W_g^T, summed with the masks by from_time_major
+                d2 = dxt.reshape(T * N, gx * F)
+                for g in range(gx):
+                    wg = self.buffer("w_g", (F, U))
+                    wg[:] = self.kernel.value[:, g * U:(g + 1) * U]
+                    dz = self.buffer("dz_g", (T * N, U))
+                    dz[:] = dZ2[:, g * U:(g + 1) * U]
+                    out = self.buffer("dx_g", (T * N, F))
+                    matmul(out, dz, wg.T)
+                    d2[:, g * F:(g + 1) * F] = out
             dx = self.buffer("dx", (N, T, F))
             K.from_time_major(dx, dxt, fw["dmask"], fw["drop"], self.go_backwards)
         if fw["states"]:
             return [dx, dHc] + ([dC] if cell == K.LSTM else [])
         return dx
+
+    def _mask_groups(self):
+        """Dropout masks per sample: G (one per gate, Keras' implementation 1, used by
+        Keras 3 whenever recurrent_dropout > 0 on an LSTM / GRU), else 1."""
+        if self.CELL != K.SIMPLE and self.recurrent_dropout > 0:
+            return K.GATES[self.CELL]
+        return 1
+
+    def _per_gate_products(self, grad, lefts, right, width, sliced=True):
+        """grad[:, gU:(g+1)U] = lefts[g]_g^T @ right[:, gU:(g+1)U] for each gate g, with
+        lefts[g]_g its g-th block of `width` columns when sliced (else all of it);
+        contiguous copies in between, for matmul (bitwise at any thread count)."""
+        U = self.units
+        for g, left in enumerate(lefts):
+            a = self.buffer("pg_a", (left.shape[0], width))
+            a[:] = left[:, g * width:(g + 1) * width] if sliced and left.shape[1] > width \
+                else left
+            b = self.buffer("pg_b", (right.shape[0], U))
+            b[:] = right[:, g * U:(g + 1) * U]
+            out = self.buffer("pg_out", (width, U))
+            matmul(out, a.T, b)
+            grad[:, g * U:(g + 1) * U] = out
 
     def reset_state(self):
         """stateful=True: zero the held states in place (the next call starts from zeros,

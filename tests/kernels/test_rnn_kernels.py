@@ -15,18 +15,31 @@ DACT = {K.TANH: lambda y: 1 - y * y, K.SIGMOID: lambda y: y * (1 - y),
         K.HARD_SIGMOID: lambda y: ((y > 0) & (y < 1)) / 6.0}
 
 
+def _gate_masks(h, rmask, U, G):
+    """h' for each gate: G copies of h times rmask (N, U) or its per-gate masks (N, G*U)."""
+    if rmask.shape[1] == U:
+        return [h * rmask] * G
+    return [h * rmask[:, g * U:(g + 1) * U] for g in range(G)]
+
+
+def _rec(hps, R, U, gates):
+    """The recurrent products of the listed gates, concatenated: h'_g @ R_g."""
+    return np.concatenate([hps[g] @ R[:, g * U:(g + 1) * U] for g in gates], 1)
+
+
 def ref_forward(cell, xz, R, b0, b1, h0, c0, mk, om, rmask, act, ract):
     """xz (T, N, GU) = x @ W. Returns outputs (T, N, U), Hs, Cs, gates, TC, AH."""
     T, N, GU = xz.shape
     U = R.shape[0]
+    NG = GU // U
     f, g = ACT[act], ACT[ract]
     h, c = h0.copy(), c0.copy()
     Hs, Cs, G, TC, AH, out = [h], [c], [], [], [], []
     for t in range(T):
-        hp = h * rmask
+        hps = _gate_masks(h, rmask, U, NG)
         m = mk[t][:, None]
         if cell == K.LSTM:
-            a = xz[t] + hp @ R + b0
+            a = xz[t] + _rec(hps, R, U, range(4)) + b0
             i, fg, gg, o = g(a[:, :U]), g(a[:, U:2 * U]), f(a[:, 2 * U:3 * U]), g(a[:, 3 * U:])
             cn = fg * c + i * gg
             tc = f(cn)
@@ -36,7 +49,7 @@ def ref_forward(cell, xz, R, b0, b1, h0, c0, mk, om, rmask, act, ract):
             c = np.where(m, cn, c)
         elif cell == K.GRU:
             ax = xz[t] + b0
-            ah = hp @ R + b1
+            ah = _rec(hps, R, U, range(3)) + b1
             z = g(ax[:, :U] + ah[:, :U])
             r = g(ax[:, U:2 * U] + ah[:, U:2 * U])
             hh = f(ax[:, 2 * U:] + r * ah[:, 2 * U:])
@@ -45,14 +58,14 @@ def ref_forward(cell, xz, R, b0, b1, h0, c0, mk, om, rmask, act, ract):
             AH.append(ah[:, 2 * U:])
         elif cell == K.GRU1:   # reset_after=False: the reset gate before the product
             a = xz[t] + b0
-            z = g(a[:, :U] + hp @ R[:, :U])
-            r = g(a[:, U:2 * U] + hp @ R[:, U:2 * U])
-            hh = f(a[:, 2 * U:] + (r * hp) @ R[:, 2 * U:])
+            z = g(a[:, :U] + _rec(hps, R, U, [0]))
+            r = g(a[:, U:2 * U] + _rec(hps, R, U, [1]))
+            hh = f(a[:, 2 * U:] + (r * hps[2]) @ R[:, 2 * U:])
             hn = z * h + (1 - z) * hh
             G.append(np.concatenate([z, r, hh], 1))
-            AH.append(r * hp)
+            AH.append(r * hps[2])
         else:
-            hn = f(xz[t] + hp @ R + b0)
+            hn = f(xz[t] + _rec(hps, R, U, [0]) + b0)
             G.append(hn)
         h = np.where(m, hn, h)
         Hs.append(h)
@@ -65,10 +78,17 @@ def ref_backward(cell, dout, dhT, dcT, R, Hs, Cs, G, TC, AH, mk, rmask, act, rac
     """dout (T, N, U) = dL/d(outputs) (om already applied by the caller).
     Returns dZ, dZh (T, N, GU), dh0, dc0."""
     T, N, U = dout.shape
+    NG = G.shape[2] // U
     dh, dc = dhT.copy(), dcT.copy()
     dZ = np.zeros(G.shape)
     dZh = np.zeros(G.shape)
     df, dg = DACT[act], DACT[ract]
+    ms = [rmask] * NG if rmask.shape[1] == U else \
+        [rmask[:, g * U:(g + 1) * U] for g in range(NG)]
+
+    def back(d):   # dL/dh_prev from the gates' pre-activations, each times its mask
+        return sum((d[:, g * U:(g + 1) * U] @ R[:, g * U:(g + 1) * U].T) * ms[g]
+                   for g in range(NG))
     for t in range(T - 1, -1, -1):
         dh = dh + dout[t]
         m = mk[t][:, None]
@@ -79,7 +99,7 @@ def ref_backward(cell, dout, dhT, dcT, R, Hs, Cs, G, TC, AH, mk, rmask, act, rac
                                 dh * TC[t] * dg(o)], 1) * m
             dc = np.where(m, dcn * fg, dc)
             dZ[t] = dZh[t] = d
-            dh = np.where(m, 0, dh) + (d @ R.T) * rmask
+            dh = np.where(m, 0, dh) + back(d)
         elif cell == K.GRU:
             z, r, hh = (G[t][:, k * U:(k + 1) * U] for k in range(3))
             dz = dh * (Hs[t] - hh) * dg(z)
@@ -87,30 +107,34 @@ def ref_backward(cell, dout, dhT, dcT, R, Hs, Cs, G, TC, AH, mk, rmask, act, rac
             dr = dah * AH[t] * dg(r)
             dZ[t] = np.concatenate([dz, dr, dah], 1) * m
             dZh[t] = np.concatenate([dz, dr, dah * r], 1) * m
-            dh = np.where(m, dh * z, dh) + (dZh[t] @ R.T) * rmask
+            dh = np.where(m, dh * z, dh) + back(dZh[t])
         elif cell == K.GRU1:
             z, r, hh = (G[t][:, k * U:(k + 1) * U] for k in range(3))
-            hp = Hs[t] * rmask
+            hp = Hs[t] * ms[2]
             dz = dh * (Hs[t] - hh) * dg(z)
             dah = dh * (1 - z) * df(hh)
             drh = dah @ R[:, 2 * U:].T                 # d(r * h_prev')
             dr = drh * hp * dg(r)
             dZ[t] = dZh[t] = np.concatenate([dz, dr, dah], 1) * m
-            dhp = (dZ[t][:, :2 * U] @ R[:, :2 * U].T + drh * r * m) * rmask
+            dhp = (dZ[t][:, :U] @ R[:, :U].T) * ms[0] + \
+                (dZ[t][:, U:2 * U] @ R[:, U:2 * U].T) * ms[1] + drh * r * m * ms[2]
             dh = np.where(m, dh * z, dh) + dhp
         else:
             d = dh * df(G[t]) * m
             dZ[t] = dZh[t] = d
-            dh = np.where(m, 0, dh) + (d @ R.T) * rmask
+            dh = np.where(m, 0, dh) + back(d)
     return dZ, dZh, dh, dc
 
 
 def _case(cell, dtype, N=5, T=6, U=4, F=3, masked=True, rdrop=True, act=K.TANH, ract=K.SIGMOID,
-          seed=0):
+          seed=0, pergate=False):
+    """pergate: per-gate masks (Keras' implementation 1): xt holds G inputs (T, N, G*F),
+    rmask G masks (N, G*U)."""
     rng = np.random.default_rng(seed)
     G = K.GATES[cell]
+    mg = G if pergate else 1
     c = dict(cell=cell, act=act, ract=ract, N=N, T=T, U=U, dtype=dtype)
-    c["x"] = rng.normal(size=(T, N, F)).astype(dtype)
+    c["x"] = rng.normal(size=(T, N, mg * F)).astype(dtype)
     c["W"] = (rng.normal(size=(F, G * U)) * 0.5).astype(dtype)
     c["R"] = (rng.normal(size=(U, G * U)) * 0.5).astype(dtype)
     c["b0"] = rng.normal(size=G * U).astype(dtype) * 0.1
@@ -122,7 +146,8 @@ def _case(cell, dtype, N=5, T=6, U=4, F=3, masked=True, rdrop=True, act=K.TANH, 
     om = np.empty((T, N), dtype)
     K.step_masks(mk, om, mask, False, False)
     c["mask"], c["mk"], c["om"], c["masked"] = mask, mk, om, masked
-    c["rmask"] = ((rng.random((N, U)) > 0.25) / 0.75).astype(dtype) if rdrop else np.ones((N, U), dtype)
+    c["rmask"] = ((rng.random((N, mg * U)) > 0.25) / 0.75).astype(dtype) if rdrop else \
+        np.ones((N, U), dtype)
     c["rdrop"] = rdrop
     c["dout"] = rng.normal(size=(N, T, U)).astype(dtype)
     c["dhT"] = rng.normal(size=(N, U)).astype(dtype)
@@ -149,7 +174,7 @@ def _run(c, chunk=8, fns=None):
         Cs[0] = c["c0"]
     TC = np.empty((T, N, U), dt) if lstm else e3
     AH = np.empty((T, N, U), dt) if cell in (K.GRU, K.GRU1) else e3
-    Hd = np.empty((T, N, U), dt) if c["rdrop"] else e3
+    Hd = np.empty((T, N, c["rmask"].shape[1]), dt) if c["rdrop"] else e3
     nch = (N + chunk - 1) // chunk
     S = np.empty((nch, chunk, GU), dt)
     y = np.empty((N, T, U), dt)
@@ -171,7 +196,11 @@ def _run(c, chunk=8, fns=None):
 def _check(c, got, rtol, atol):
     cell = c["cell"]
     f64 = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) else v) for k, v in c.items()}
-    xz = f64["x"] @ f64["W"]
+    F, U = c["W"].shape[0], c["U"]
+    mg = c["x"].shape[2] // F
+    W, x = f64["W"], f64["x"]
+    xz = x @ W if mg == 1 else np.concatenate(
+        [x[:, :, g * F:(g + 1) * F] @ W[:, g * U:(g + 1) * U] for g in range(mg)], 2)
     out, Hs, Cs, G, TC, AH = ref_forward(cell, xz, f64["R"], f64["b0"], f64["b1"],
                                          f64["h0"], f64["c0"], c["mk"], f64["om"], f64["rmask"],
                                          c["act"], c["ract"])
@@ -200,6 +229,15 @@ CELLS = [K.SIMPLE, K.LSTM, K.GRU, K.GRU1]
 def test_kernels_float64(cell, masked, rdrop):
     c = _case(cell, np.float64, masked=masked, rdrop=rdrop)
     _check(c, _run(c), 1e-10, 1e-12)
+
+
+@pytest.mark.parametrize("cell", [K.LSTM, K.GRU, K.GRU1])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, (1e-10, 1e-12)), (np.float32, (2e-4, 2e-5))])
+def test_kernels_per_gate_masks(cell, dtype, tol):
+    """Keras' implementation 1: one input and one recurrent mask per gate."""
+    c = _case(cell, dtype, pergate=True, N=11)
+    _check(c, _run(c), *tol)
+    _check(c, _run(c, fns=(np.empty(0, np.int64), False)), *tol)
 
 
 @pytest.mark.parametrize("cell", CELLS)

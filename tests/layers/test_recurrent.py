@@ -133,20 +133,51 @@ def test_final_state_is_last_output():
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: getattr(c, "__name__", "GRU_v1"))
-def test_dropout(cls):
-    """One input mask and one recurrent mask per sample for all steps, from (seed, step);
-    gradients at a fixed step match finite differences."""
-    layer = cls(3, dropout=0.3, recurrent_dropout=0.3, seed=11, return_sequences=True, **F64)
+@pytest.mark.parametrize("rdrop", [0.3, 0.0])
+def test_dropout(cls, rdrop):
+    """Masks per sample for all steps, from (seed, step): as Keras 3, with
+    recurrent_dropout an LSTM / GRU draws one input and one recurrent mask per gate
+    (implementation 1), else one input mask for all gates; gradients at a fixed step
+    match finite differences (input, kernel, recurrent kernel, bias; with a mask)."""
+    layer = cls(3, dropout=0.3, recurrent_dropout=rdrop, seed=11, return_sequences=True,
+                **F64)
     x = np.random.default_rng(7).normal(size=(4, 5, 6))
     layer(x)
     y1 = layer.forward(x, training=True, step=3).copy()
     y2 = layer.forward(x, training=True, step=3).copy()
     np.testing.assert_array_equal(y1, y2)
-    ratio = layer._fw["xt"] / x.transpose(1, 0, 2)
-    assert np.allclose(ratio, ratio[0]) and set(np.round(np.unique(ratio), 6)) <= {0, round(1 / 0.7, 6)}
+    G = 1 if layer.CELL == R.K.SIMPLE or rdrop == 0 else {R.K.LSTM: 4}.get(layer.CELL, 3)
+    xt = layer._fw["xt"]
+    assert xt.shape == (5, 4, 6 * G)
+    ratios = [xt[:, :, g * 6:(g + 1) * 6] / x.transpose(1, 0, 2) for g in range(G)]
+    for ratio in ratios:   # the same mask at every step, values 0 or 1 / (1 - rate)
+        assert np.allclose(ratio, ratio[0])
+        assert set(np.round(np.unique(ratio), 6)) <= {0, round(1 / 0.7, 6)}
+    for a in ratios[1:]:   # independent masks per gate
+        assert not np.array_equal(a, ratios[0])
+    if rdrop:
+        hd = layer._fw["Hd"]
+        assert hd.shape == (5, 4, 3 * G)
+        blocks = [layer._fw["rmask"][:, g * 3:(g + 1) * 3] for g in range(G)]
+        assert all(not np.array_equal(b, blocks[0]) for b in blocks[1:])
     assert not np.array_equal(layer.forward(x, training=True, step=4), y1)
     np.testing.assert_array_equal(layer.forward(x, training=False), layer(x))
     check_layer_grad(layer, x, step=3, mask=_mask(4, 5))
+
+
+def test_per_gate_masks_independent_and_unbiased():
+    """Keras' implementation 1: the gates' masks are independent draws (agreement
+    p^2 + (1-p)^2 = 0.58 at rate 0.3, not 1) and each keeps 70 % of the entries."""
+    layer = R.LSTM(64, dropout=0.3, recurrent_dropout=0.3, seed=3)
+    x = np.ones((256, 2, 32), np.float32)
+    layer(x)
+    layer.forward(x, training=True, step=0)
+    rm = layer._fw["rmask"].reshape(256, 4, 64) > 0
+    dm = layer._fw["dmask"].reshape(256, 4, 32) > 0
+    for m in (rm, dm):
+        assert abs(m.mean() - 0.7) < 0.01
+        for g in range(1, 4):
+            assert abs((m[:, g] == m[:, 0]).mean() - 0.58) < 0.02
 
 
 def test_weights_match_keras_shapes():
