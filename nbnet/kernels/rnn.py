@@ -298,26 +298,18 @@ def rnn_forward(y, Z, Hs, Cs, TC, AH, Hd, S, xt, W, R, b0, b1, mk, om, rmask, ce
                     else:
                         for j in range(U):
                             hn[j] = z[3 * U + j] * tc[j]
-                elif cell == GRU:
-                    sr = s[n - r0]
-                    ah = AH[t, n]
-                    for j in range(GU):
-                        sr[j] = sr[j] + b1[j]
-                    for j in range(2 * U):
-                        z[j] = z[j] + sr[j]
-                    _act_row(z[:2 * U], ract, fast)          # zg, r
-                    for j in range(U):
-                        ah[j] = sr[2 * U + j]
-                        z[2 * U + j] = z[2 * U + j] + z[U + j] * ah[j]
-                    _act_row(z[2 * U:], act, fast)           # hh
-                    if keep:
+                elif cell == GRU or cell == GRU1:
+                    if cell == GRU:   # (GRU1 has its zg, r and candidate sum already)
+                        sr = s[n - r0]
+                        ah = AH[t, n]
+                        for j in range(GU):
+                            sr[j] = sr[j] + b1[j]
+                        for j in range(2 * U):
+                            z[j] = z[j] + sr[j]
+                        _act_row(z[:2 * U], ract, fast)      # zg, r
                         for j in range(U):
-                            hn[j] = hp[j]
-                    else:
-                        for j in range(U):
-                            zg = z[j]
-                            hn[j] = zg * hp[j] + (1.0 - zg) * z[2 * U + j]
-                elif cell == GRU1:
+                            ah[j] = sr[2 * U + j]
+                            z[2 * U + j] = z[2 * U + j] + z[U + j] * ah[j]
                     _act_row(z[2 * U:], act, fast)           # hh
                     if keep:
                         for j in range(U):
