@@ -397,24 +397,7 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, 
                         dh[j] = 0.0
                     _dact_row(d[:2 * U], z[:2 * U], ract)
                     _dact_row(d[2 * U:3 * U], z[2 * U:3 * U], act)
-                elif cell == GRU:
-                    dr_ = dZh[t, n]
-                    hp, ah = Hs[t, n], AH[t, n]
-                    for j in range(U):
-                        zg = z[j]
-                        d[j] = dh[j] * (hp[j] - z[2 * U + j])
-                        d[2 * U + j] = dh[j] * (1.0 - zg)
-                        dh[j] = dh[j] * zg
-                    _dact_row(d[:U], z[:U], ract)
-                    _dact_row(d[2 * U:], z[2 * U:], act)      # d(a_h + r * ah_h)
-                    for j in range(U):
-                        d[U + j] = d[2 * U + j] * ah[j]
-                    _dact_row(d[U:2 * U], z[U:2 * U], ract)
-                    for j in range(2 * U):
-                        dr_[j] = d[j]
-                    for j in range(U):
-                        dr_[2 * U + j] = d[2 * U + j] * z[U + j]
-                elif cell == GRU1:   # dzg and d(a_h) now, dr after the product with R_h
+                elif cell == GRU or cell == GRU1:
                     hp = Hs[t, n]
                     for j in range(U):
                         zg = z[j]
@@ -422,7 +405,16 @@ def rnn_backward(dZ, dZh, dHc, dC, S, dyseq, Z, Hs, Cs, TC, AH, Hd, RT, mk, om, 
                         d[2 * U + j] = dh[j] * (1.0 - zg)
                         dh[j] = dh[j] * zg
                     _dact_row(d[:U], z[:U], ract)
-                    _dact_row(d[2 * U:], z[2 * U:], act)
+                    _dact_row(d[2 * U:], z[2 * U:], act)      # d(a_h + r * ah_h)
+                    if cell == GRU:   # (GRU1: dr after the product with R_h, below)
+                        dr_, ah = dZh[t, n], AH[t, n]
+                        for j in range(U):
+                            d[U + j] = d[2 * U + j] * ah[j]
+                        _dact_row(d[U:2 * U], z[U:2 * U], ract)
+                        for j in range(2 * U):
+                            dr_[j] = d[j]
+                        for j in range(U):
+                            dr_[2 * U + j] = d[2 * U + j] * z[U + j]
                 else:
                     for j in range(U):
                         d[j] = dh[j]
